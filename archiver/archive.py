@@ -1,0 +1,220 @@
+"""Open an archive folder and answer everything the CLI asks of it."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from archiver import config as config_module
+from archiver.catalog import Catalog
+from archiver.errors import (Ambiguous, IndexOutdated, NotAnArchiveError, NotFound, QueryError)
+from archiver.ingest import Ingester, Progress
+from archiver.lock import writer_lock
+from archiver.records import Document, IngestResult, Reject, SearchHit, Source
+from archiver.store import OriginalStore
+from indexes import fulltext
+from indexes.fulltext import FulltextIndex, IndexRecord
+
+SNIPPET_TEXT_START = 600
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """One document as `archiver show` presents it."""
+
+    document: Document
+    sources: tuple[Source, ...]
+    attachments: tuple[tuple[int, str], ...]      # (doc_id, name) carried by this message
+    attached_to: tuple[tuple[int, str], ...]      # (message doc_id, name) carrying this one
+    text_start: str
+    ocr: dict | None
+
+
+@dataclass(frozen=True)
+class Status:
+    """Counts of an archive, as `archiver status` presents them."""
+
+    root: str
+    totals: dict
+    by_format: dict        # format -> {state -> count}
+    by_state: dict         # state -> count
+    unindexed: int
+    index: str             # ok, missing, outdated: <why>
+    low_confidence: tuple[tuple[int, str, float], ...]
+
+
+class Archive:
+    """An archive on disk: configuration, originals, catalog and search index."""
+
+    def __init__(self, root: Path, on_wait: Callable[[str], None] | None = None):
+        self.root = Path(root)
+        if not (self.root / "archive.toml").is_file() or not (self.root / "catalog.sqlite").is_file():
+            raise NotAnArchiveError(f"{self.root}: no archive here; run: archiver --archive {self.root} init")
+        self.config = config_module.load(self.root)
+        self.catalog = Catalog(self.root / "catalog.sqlite")
+        self.store = OriginalStore(self.root / "originals")
+        self.fulltext = FulltextIndex(self.root / "index")
+        self.on_wait = on_wait
+
+    @classmethod
+    def init(cls, root: Path) -> "Archive":
+        """Create an archive in ``root`` (which may exist) and return it; keep an existing one."""
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        if not (root / "archive.toml").exists():
+            (root / "archive.toml").write_text(config_module.template(), encoding="utf-8")
+        (root / "originals").mkdir(exist_ok=True)
+        Catalog(root / "catalog.sqlite").close()
+        archive = cls(root)
+        if not archive.fulltext.exists():
+            archive.fulltext.create()
+        return archive
+
+    def close(self) -> None:
+        """Close the catalog."""
+        self.catalog.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the archive's writer lock (waiting, bounded, for another writer)."""
+        with writer_lock(self.root / "write.lock", self.config["lock.timeout"], self.on_wait):
+            yield
+
+    # -- ingest and index ---------------------------------------------------
+
+    def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> list[IngestResult]:
+        """Take files and folders in; return one result per input."""
+        with self.writing():
+            self.store.clean_tmp()
+            self._ensure_index()
+            self.sync_index()
+            return Ingester(self.catalog, self.store, self.config, self.sync_index, progress).run(paths)
+
+    def _ensure_index(self) -> None:
+        if not self.fulltext.exists():
+            self.fulltext.create()
+        try:
+            self.fulltext.check()
+        except fulltext.FulltextError as exc:
+            raise IndexOutdated(f"{exc}; run: archiver reindex") from exc
+
+    def sync_index(self) -> int:
+        """Add documents committed to the catalog but not yet to the index; return how many."""
+        pending = self.catalog.unindexed()
+        if not pending:
+            return 0
+        generation = int(self.catalog.get_state("index_generation", "1"))
+        with self.fulltext.writer() as w:
+            for record in self._index_records(pending):
+                w.add(record)
+        self.catalog.mark_indexed(pending, generation)
+        return len(pending)
+
+    def reindex(self) -> int:
+        """Rebuild the search index from the catalog alone; return the number of documents."""
+        with self.writing():
+            ids = self.catalog.indexable_ids()
+            count = self.fulltext.rebuild(self._index_records(ids))
+            generation = int(self.catalog.get_state("index_generation", "1")) + 1
+            self.catalog.clear_indexed()
+            with self.catalog.transaction():
+                self.catalog.set_state("index_generation", str(generation))
+            self.catalog.mark_indexed(ids, generation)
+            return count
+
+    def _index_records(self, ids: list[int]) -> Iterator[IndexRecord]:
+        for start in range(0, len(ids), 200):
+            chunk = ids[start:start + 200]
+            docs = self.catalog.documents(chunk)
+            for doc_id in chunk:
+                doc = docs[doc_id]
+                yield IndexRecord(
+                    doc_id=doc.id, title=doc.title or "", content=self.catalog.text(doc.id),
+                    filename=doc.filename or "", author=doc.author or "", format=doc.format,
+                    date=_parse(doc.date), created=_parse(doc.created), modified=_parse(doc.modified),
+                    size=doc.size)
+
+    # -- queries ------------------------------------------------------------
+
+    def search(self, query: str, *, formats: Iterable[str] = (), after: datetime | None = None,
+               before: datetime | None = None, limit: int | None = None) -> tuple[list[SearchHit], int]:
+        """Return ranked hits (with snippets) and the total number of matching documents."""
+        limit = limit or self.config["search.limit"]
+        try:
+            hits, total = self.fulltext.search(query, formats=formats, after=after, before=before,
+                                               limit=limit, text_of=self.catalog.text)
+        except fulltext.QuerySyntaxError as exc:
+            raise QueryError(str(exc)) from exc
+        except fulltext.IndexMissing as exc:
+            raise IndexOutdated(f"{exc}; run: archiver reindex") from exc
+        except fulltext.FulltextError as exc:
+            raise IndexOutdated(f"{exc}; run: archiver reindex") from exc
+        docs = self.catalog.documents(h.doc_id for h in hits)
+        paths = self.catalog.first_sources(docs)
+        found = [SearchHit(h.doc_id, docs[h.doc_id].sha256, _title(docs[h.doc_id]), paths.get(h.doc_id),
+                           docs[h.doc_id].format, docs[h.doc_id].date, h.score, h.snippet)
+                 for h in hits if h.doc_id in docs]
+        return found, total
+
+    def resolve(self, ref: str) -> int:
+        """Return the id of the document named by an id, a SHA-256 (prefix) or a path it was seen at."""
+        ref = ref.strip()
+        if ref.isdigit() and self.catalog.document(int(ref)):
+            return int(ref)
+        lowered = ref.lower()
+        if len(lowered) >= 6 and all(c in "0123456789abcdef" for c in lowered):
+            ids = self.catalog.doc_ids_by_sha_prefix(lowered)
+            if len(ids) > 1:
+                raise Ambiguous(f"{ref}: more than one document has a SHA-256 starting so; give more of it")
+            if ids:
+                return ids[0]
+        ids = self.catalog.doc_ids_by_path(str(Path(ref).absolute())) or self.catalog.doc_ids_by_path(ref)
+        if len(ids) > 1:
+            raise Ambiguous(f"{ref}: more than one document was seen at such a path; give the full path")
+        if ids:
+            return ids[0]
+        raise NotFound(f"{ref}: no such document (give an id, a SHA-256 or a path it was seen at)")
+
+    def show(self, ref: str) -> DocumentView:
+        """Return one document with its paths, attachments and the start of its text."""
+        doc = self.catalog.document(self.resolve(ref))
+        text = self.catalog.text(doc.id)
+        return DocumentView(doc, tuple(self.catalog.sources(doc.id)), tuple(self.catalog.attachments_of(doc.id)),
+                            tuple(self.catalog.messages_carrying(doc.id)), text[:SNIPPET_TEXT_START],
+                            self.catalog.ocr_summary(doc.id))
+
+    def text(self, ref: str) -> str:
+        """Return a document's whole extracted text."""
+        return self.catalog.text(self.resolve(ref))
+
+    def status(self) -> Status:
+        """Return counts by format and state, the index's health and low-confidence scans."""
+        by_format: dict = {}
+        by_state: dict = {}
+        for fmt, state, count in self.catalog.counts():
+            by_format.setdefault(fmt, {})[state] = count
+            by_state[state] = by_state.get(state, 0) + count
+        try:
+            self.fulltext.check()
+            health = "ok"
+        except fulltext.IndexMissing:
+            health = "missing"
+        except fulltext.FulltextError as exc:
+            health = f"outdated: {exc}"
+        low = self.catalog.low_confidence(self.config["ocr.low_confidence"])
+        return Status(str(self.root), self.catalog.totals(), by_format, by_state,
+                      len(self.catalog.unindexed()), health, tuple(low))
+
+    def rejects(self) -> list[Reject]:
+        """Return every input that could not be read, with its reason."""
+        return self.catalog.rejects()
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _title(doc: Document) -> str:
+    return doc.title or doc.filename or f"document {doc.id}"

@@ -1,0 +1,310 @@
+"""Hold every SQL statement of archiver: the SQLite catalog, the single source of truth.
+
+A PostgreSQL backend for the team archive will be a second implementation of
+this class; nothing outside this package writes SQL.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from archiver.catalog.schema import MIGRATIONS
+from archiver.errors import CatalogDamaged
+from archiver.records import Document, Extraction, Reject, Sniffed, Source
+
+GENESIS = "0" * 64
+
+
+def now() -> str:
+    """Return the current time as ISO 8601 in UTC, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def iso(value: datetime | None) -> str | None:
+    """Return a datetime as ISO 8601 in UTC, or None."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+class Catalog:
+    """The SQLite catalog of one archive."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogDamaged(
+                f"{path}: the catalog cannot be read ({exc}); it was left untouched. "
+                "Restore it from a backup; the originals are safe in originals/") from exc
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    # -- schema -------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction():
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
+
+    def migrations(self) -> list[str]:
+        """Return the names of the migrations applied, in order."""
+        return [r[0] for r in self.db.execute("SELECT name FROM migrations ORDER BY name")]
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a block in one IMMEDIATE transaction: commit on success, roll back on error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- writing ------------------------------------------------------------
+
+    def add_document(self, *, sha256: str, size: int, sniffed: Sniffed, extraction: Extraction | None,
+                     state: str, reason: str | None, filename: str | None, date: str | None) -> int:
+        """Insert one document and its pages; return its id. Call inside a transaction."""
+        ex = extraction or Extraction(pages=())
+        text_length = sum(len(p.text) for p in ex.pages)
+        cur = self.db.execute(
+            """INSERT INTO documents (sha256, size, format, mime, state, reason, title, author, subject,
+               keywords, created, modified, date, pages, text_length, filename, metadata,
+               ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (sha256, size, sniffed.format, sniffed.mime, state, reason, ex.title, ex.author,
+             ex.subject, ex.keywords, iso(ex.created), iso(ex.modified), date,
+             ex.page_count, text_length, filename,
+             json.dumps(ex.metadata, sort_keys=True, default=str), now()))
+        doc_id = cur.lastrowid
+        self.db.executemany(
+            "INSERT INTO pages VALUES (?,?,?,?,?,?,?)",
+            [(doc_id, p.number, p.text, p.source, p.confidence, p.engine, p.languages) for p in ex.pages])
+        return doc_id
+
+    def record_source(self, doc_id: int, path: str, size: int, mtime_ns: int) -> None:
+        """Record (or refresh) that a document's content was seen at ``path``."""
+        t = now()
+        self.db.execute(
+            """INSERT INTO sources (doc_id, path, size, mtime_ns, first_seen, last_seen, status)
+               VALUES (?,?,?,?,?,?, 'present')
+               ON CONFLICT(path) DO UPDATE SET doc_id=excluded.doc_id, size=excluded.size,
+               mtime_ns=excluded.mtime_ns, last_seen=excluded.last_seen, status='present'""",
+            (doc_id, path, size, mtime_ns, t, t))
+
+    def add_attachment(self, message_id: int, position: int, doc_id: int, name: str) -> None:
+        """Record that a message carries a document as its attachment number ``position``."""
+        self.db.execute("INSERT OR IGNORE INTO attachments VALUES (?,?,?,?)", (message_id, position, doc_id, name))
+
+    def add_reject(self, path: str, sha256: str | None, doc_id: int | None, reason: str) -> None:
+        """Record that an input could not be read, and why."""
+        self.db.execute("INSERT INTO rejects (path, sha256, doc_id, reason, at) VALUES (?,?,?,?,?)",
+                        (path, sha256, doc_id, reason, now()))
+
+    def audit(self, action: str, doc_id: int | None, sha256: str | None, **detail) -> str:
+        """Append one event to the hash-chained audit log; return its hash."""
+        row = self.db.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        prev = row[0] if row else GENESIS
+        at = now()
+        body = json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str)
+        digest = audit_hash(prev, at, action, doc_id, sha256, body)
+        self.db.execute(
+            "INSERT INTO audit (at, action, doc_id, sha256, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
+            (at, action, doc_id, sha256, body, prev, digest))
+        return digest
+
+    def mark_indexed(self, doc_ids: Iterable[int], generation: int) -> None:
+        """Record that these documents are in the search index."""
+        with self.transaction():
+            self.db.executemany("UPDATE documents SET indexed_gen=? WHERE id=?",
+                                [(generation, i) for i in doc_ids])
+
+    def clear_indexed(self) -> None:
+        """Forget which documents are indexed (before a full rebuild)."""
+        with self.transaction():
+            self.db.execute("UPDATE documents SET indexed_gen=NULL")
+
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        """Return a value of the small key-value state table."""
+        row = self.db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_state(self, key: str, value: str) -> None:
+        """Set a value of the small key-value state table."""
+        self.db.execute("INSERT INTO state VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        (key, value))
+
+    # -- reading ------------------------------------------------------------
+
+    def source_at(self, path: str) -> tuple[int, int, int] | None:
+        """Return (doc_id, size, mtime_ns) last recorded for a path, or None."""
+        row = self.db.execute("SELECT doc_id, size, mtime_ns FROM sources WHERE path=?", (path,)).fetchone()
+        return tuple(row) if row else None
+
+    def doc_id_by_sha(self, sha256: str) -> int | None:
+        """Return the id of the document with this exact hash, or None."""
+        row = self.db.execute("SELECT id FROM documents WHERE sha256=?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def doc_ids_by_sha_prefix(self, prefix: str, limit: int = 2) -> list[int]:
+        """Return ids of documents whose hash starts with ``prefix``."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM documents WHERE sha256 >= ? AND sha256 < ? ORDER BY sha256 LIMIT ?",
+            (prefix, prefix + "g", limit))]
+
+    def doc_ids_by_path(self, path: str) -> list[int]:
+        """Return ids of documents seen at ``path`` (exactly, or ending with it)."""
+        rows = self.db.execute("SELECT DISTINCT doc_id FROM sources WHERE path=?", (path,)).fetchall()
+        if not rows:
+            rows = self.db.execute("SELECT DISTINCT doc_id FROM sources WHERE path LIKE ? ESCAPE '\\'",
+                                   ("%/" + _like_escape(path),)).fetchall()
+        return [r[0] for r in rows]
+
+    def document(self, doc_id: int) -> Document | None:
+        """Return one document, or None."""
+        row = self.db.execute("SELECT * FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return _document(row) if row else None
+
+    def documents(self, doc_ids: Iterable[int]) -> dict[int, Document]:
+        """Return the documents with these ids, by id."""
+        ids = list(doc_ids)
+        found: dict[int, Document] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT * FROM documents WHERE id IN ({marks})", chunk):
+                found[row["id"]] = _document(row)
+        return found
+
+    def sources(self, doc_id: int) -> list[Source]:
+        """Return every path a document was seen at, oldest first."""
+        rows = self.db.execute(
+            "SELECT path, size, mtime_ns, first_seen, last_seen, status FROM sources "
+            "WHERE doc_id=? ORDER BY first_seen, id", (doc_id,))
+        return [Source(*row) for row in rows]
+
+    def first_sources(self, doc_ids: Iterable[int]) -> dict[int, str]:
+        """Return the first path each document was seen at."""
+        ids = list(doc_ids)
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT doc_id, path FROM sources WHERE doc_id IN ({marks}) ORDER BY id DESC", ids)
+        return {doc_id: path for doc_id, path in rows}
+
+    def attachments_of(self, message_id: int) -> list[tuple[int, str]]:
+        """Return (doc_id, name) of a message's attachments, in message order."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT doc_id, name FROM attachments WHERE message_id=? ORDER BY position", (message_id,))]
+
+    def messages_carrying(self, doc_id: int) -> list[tuple[int, str]]:
+        """Return (message_id, name) of every message that carries a document as attachment."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT message_id, name FROM attachments WHERE doc_id=? ORDER BY message_id", (doc_id,))]
+
+    def text(self, doc_id: int) -> str:
+        """Return a document's whole text, pages separated by form feeds."""
+        rows = self.db.execute("SELECT text FROM pages WHERE doc_id=? ORDER BY number", (doc_id,))
+        return "\f".join(r[0] for r in rows)
+
+    def ocr_summary(self, doc_id: int) -> dict | None:
+        """Return {pages, mean_confidence, engine, languages} of a document's OCR pages, or None."""
+        rows = self.db.execute("SELECT source, confidence, engine, languages FROM pages WHERE doc_id=?",
+                               (doc_id,)).fetchall()
+        return _ocr_row(rows)
+
+    def low_confidence(self, threshold: float) -> list[tuple[int, str, float]]:
+        """Return (doc_id, title, mean confidence) of OCR'd documents under ``threshold``."""
+        rows = self.db.execute(
+            """SELECT d.id, COALESCE(d.title, d.filename, ''), AVG(p.confidence) AS c FROM pages p
+               JOIN documents d ON d.id = p.doc_id WHERE p.source = 'ocr' AND p.confidence IS NOT NULL
+               GROUP BY d.id HAVING c < ? ORDER BY c""", (threshold,))
+        return [(r[0], r[1], round(r[2], 1)) for r in rows]
+
+    def unindexed(self) -> list[int]:
+        """Return ids of readable documents not yet in the search index."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM documents WHERE indexed_gen IS NULL AND state != 'rejected' ORDER BY id")]
+
+    def indexable_ids(self) -> list[int]:
+        """Return ids of every document that belongs in the search index."""
+        return [r[0] for r in self.db.execute("SELECT id FROM documents WHERE state != 'rejected' ORDER BY id")]
+
+    def counts(self) -> list[tuple[str, str, int]]:
+        """Return (format, state, count) rows."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT format, state, COUNT(*) FROM documents GROUP BY format, state ORDER BY format, state")]
+
+    def totals(self) -> dict[str, int]:
+        """Return overall counts: documents, sources, rejects, bytes, audit events."""
+        one = lambda sql: self.db.execute(sql).fetchone()[0] or 0  # noqa: E731
+        return {
+            "documents": one("SELECT COUNT(*) FROM documents"),
+            "bytes": one("SELECT SUM(size) FROM documents"),
+            "paths": one("SELECT COUNT(*) FROM sources"),
+            "rejects": one("SELECT COUNT(*) FROM rejects"),
+            "audit_events": one("SELECT COUNT(*) FROM audit"),
+        }
+
+    def rejects(self) -> list[Reject]:
+        """Return every recorded reject, newest first."""
+        rows = self.db.execute("SELECT id, path, sha256, doc_id, reason, at FROM rejects ORDER BY id DESC")
+        return [Reject(*r) for r in rows]
+
+    def audit_events(self, doc_id: int | None = None) -> list[dict]:
+        """Return audit events, oldest first (all, or those of one document)."""
+        sql = "SELECT * FROM audit" + (" WHERE doc_id=?" if doc_id is not None else "") + " ORDER BY id"
+        rows = self.db.execute(sql, () if doc_id is None else (doc_id,))
+        return [dict(r) | {"detail": json.loads(r["detail"])} for r in rows]
+
+
+def audit_hash(prev: str, at: str, action: str, doc_id, sha256, body: str) -> str:
+    """Return the hash of one audit entry chained to the previous entry's hash."""
+    payload = json.dumps([prev, at, action, doc_id, sha256, body], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _document(row: sqlite3.Row) -> Document:
+    fields = dict(row)
+    fields.pop("indexed_gen", None)
+    fields["metadata"] = json.loads(fields["metadata"] or "{}")
+    return Document(**fields)
+
+
+def _ocr_row(rows: list[sqlite3.Row]) -> dict | None:
+    ocr = [r for r in rows if r["source"] == "ocr"]
+    if not ocr:
+        return None
+    confidences = [r["confidence"] for r in ocr if r["confidence"] is not None]
+    return {
+        "pages": len(ocr),
+        "mean_confidence": round(sum(confidences) / len(confidences), 1) if confidences else None,
+        "engine": ocr[0]["engine"],
+        "languages": ocr[0]["languages"],
+    }

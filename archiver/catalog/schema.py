@@ -1,0 +1,88 @@
+"""List the catalog's schema changes as ordered, named migrations."""
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("0001_documents_sources_audit", """
+CREATE TABLE documents (
+    id          INTEGER PRIMARY KEY,
+    sha256      TEXT NOT NULL UNIQUE,
+    size        INTEGER NOT NULL,
+    format      TEXT NOT NULL,
+    mime        TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('indexed', 'waiting_ocr', 'rejected')),
+    reason      TEXT,
+    title       TEXT,
+    author      TEXT,
+    subject     TEXT,
+    keywords    TEXT,
+    created     TEXT,
+    modified    TEXT,
+    date        TEXT,
+    pages       INTEGER,
+    text_length INTEGER NOT NULL DEFAULT 0,
+    filename    TEXT,
+    metadata    TEXT NOT NULL DEFAULT '{}',
+    ingested_at TEXT NOT NULL,
+    indexed_gen INTEGER
+);
+CREATE INDEX documents_unindexed ON documents(indexed_gen) WHERE indexed_gen IS NULL;
+
+CREATE TABLE pages (
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    number      INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    confidence  REAL,
+    engine      TEXT,
+    languages   TEXT,
+    PRIMARY KEY (doc_id, number)
+);
+
+CREATE TABLE sources (
+    id          INTEGER PRIMARY KEY,
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    path        TEXT NOT NULL UNIQUE,
+    size        INTEGER NOT NULL,
+    mtime_ns    INTEGER NOT NULL,
+    first_seen  TEXT NOT NULL,
+    last_seen   TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'present'
+);
+CREATE INDEX sources_doc ON sources(doc_id);
+
+CREATE TABLE attachments (
+    message_id  INTEGER NOT NULL REFERENCES documents(id),
+    position    INTEGER NOT NULL,
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    name        TEXT NOT NULL,
+    PRIMARY KEY (message_id, position)
+);
+CREATE INDEX attachments_doc ON attachments(doc_id);
+
+CREATE TABLE rejects (
+    id          INTEGER PRIMARY KEY,
+    path        TEXT NOT NULL,
+    sha256      TEXT,
+    doc_id      INTEGER REFERENCES documents(id),
+    reason      TEXT NOT NULL,
+    at          TEXT NOT NULL
+);
+
+CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    doc_id      INTEGER,
+    sha256      TEXT,
+    detail      TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL
+);
+CREATE INDEX audit_doc ON audit(doc_id);
+
+CREATE TABLE state (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL
+);
+"""),
+)

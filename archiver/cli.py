@@ -1,0 +1,329 @@
+"""Parse the command line, call the core, print: the thin click layer over :class:`Archive`."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from archiver import __version__, output
+from archiver.archive import Archive
+from archiver.errors import ArchiverError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
+
+
+class _Group(click.Group):
+    """The one place where an ArchiverError becomes 'Error: ...' and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ArchiverError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; the archive is consistent, run the command again to finish.", err=True)
+            ctx.exit(130)
+
+
+def json_option(func):
+    """Add --json to a command."""
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON (see README).")(func)
+
+
+def with_archive(func):
+    """Open the archive chosen by --archive and pass it as the first argument."""
+    @click.pass_obj
+    @functools.wraps(func)
+    def wrapper(obj, *args, **kwargs):
+        archive = Archive(obj["root"], on_wait=lambda msg: click.echo(msg, err=True))
+        try:
+            return func(archive, *args, **kwargs)
+        finally:
+            archive.close()
+    return wrapper
+
+
+def _date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2024-03-31") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--archive", "root", type=click.Path(file_okay=False, path_type=Path),
+              envvar="ARCHIVER_ARCHIVE", default="archive", show_default=True, show_envvar=True,
+              help="The archive folder.")
+@click.version_option(__version__, prog_name="archiver")
+@click.pass_context
+def main(ctx: click.Context, root: Path) -> None:
+    """Archive a product's documents, search them and follow their cross-references.
+
+    \b
+    Example:
+      archiver --archive ~/wx-archive init
+      archiver --archive ~/wx-archive ingest ~/inbox
+      archiver --archive ~/wx-archive search 'CR-2024-0142 AND approved'
+    """
+    ctx.obj = {"root": root}
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def init(obj, directory: Path | None) -> None:
+    """Create an archive (archive.toml, catalog.sqlite, originals/, index/).
+
+    DIRECTORY defaults to --archive. An existing archive is left as it is.
+
+    \b
+    Example:
+      archiver init ~/wx-archive
+    """
+    root = directory or obj["root"]
+    existed = (root / "catalog.sqlite").exists()
+    Archive.init(root).close()
+    click.echo(f"{'Archive already exists' if existed else 'Created archive'} at {root}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--fail-on-reject", is_flag=True, help=f"Exit with code {EXIT_REJECTS} when any input was rejected.")
+@json_option
+@with_archive
+def ingest(archive: Archive, paths, fail_on_reject: bool, as_json: bool) -> None:
+    """Take files and folders (recursively) into the archive.
+
+    Unchanged files are skipped; exact duplicates are recorded as another path
+    of the same document; unreadable files are kept and listed by `rejects`.
+
+    \b
+    Example:
+      archiver ingest ~/inbox/specs scan-0042.pdf
+    """
+    with _progress(not as_json) as progress:
+        results = archive.ingest(paths, progress=progress)
+    if as_json:
+        output.print_json(results)
+    else:
+        _print_ingest_summary(results)
+    if fail_on_reject and any(r.status == "rejected" for r in results):
+        sys.exit(EXIT_REJECTS)
+
+
+class _progress:
+    """A progress bar on stderr when it is a terminal; a no-op callback otherwise."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+
+    def __enter__(self):
+        return self.update if self.enabled else None
+
+    def update(self, done: int, total: int, label: str) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="Ingesting", file=sys.stderr,
+                                         show_pos=True, item_show_func=lambda s: s and Path(s).name[:40])
+            self.bar.__enter__()
+        self.bar.current_item = label
+        self.bar.update(done - self.bar.pos)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _print_ingest_summary(results) -> None:
+    for r in results:
+        if r.status == "rejected":
+            click.secho(f"rejected: {r.source}: {r.reason}", fg="red", err=True)
+        for w in r.warnings:
+            click.secho(f"warning: {r.source}: {w}", fg="yellow", err=True)
+    counts = {s: sum(1 for r in results if r.status == s)
+              for s in ("indexed", "waiting_ocr", "duplicate", "unchanged", "rejected")}
+    inputs = sum(1 for r in results if r.parent is None)
+    attachments = len(results) - inputs
+    extra = f" and {attachments} attachment{'s' * (attachments != 1)}" if attachments else ""
+    click.echo(f"{inputs} file{'s' * (inputs != 1)}{extra}: {counts['indexed']} indexed, "
+               f"{counts['waiting_ocr']} waiting for OCR, {counts['duplicate']} duplicate, "
+               f"{counts['unchanged']} unchanged, {counts['rejected']} rejected")
+    if counts["rejected"]:
+        click.echo("See why with: archiver rejects")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "formats", multiple=True, metavar="FORMAT",
+              help="Only this format (pdf, docx, text, markdown, html, csv, email, image); repeatable.")
+@click.option("--after", help="Only documents dated on or after this day (YYYY-MM-DD).")
+@click.option("--before", help="Only documents dated on or before this day (YYYY-MM-DD).")
+@click.option("--limit", type=click.IntRange(1, 10_000), help="Most results to show (default 20).")
+@json_option
+@with_archive
+def search(archive: Archive, query: str, formats, after, before, limit, as_json: bool) -> None:
+    """Search the archive's text, titles, file names and identifiers.
+
+    Whoosh query syntax: AND, OR, NOT, "exact phrase", field:value (title,
+    content, filename, author, format, date), wildcards (approv*), date ranges
+    (date:[2024-01-01 TO 2024-06-30]). Identifiers such as CR-2024-0142 or
+    SPEC-104 match exactly as written.
+
+    \b
+    Example:
+      archiver search '"design review" AND WX-100' --after 2024-01-01
+    """
+    hits, total = archive.search(query, formats=formats, after=_date(after), before=_date(before), limit=limit)
+    if as_json:
+        return output.print_json(hits)
+    if not hits:
+        return click.echo("No documents match.")
+    rows = [(h.doc_id, f"{h.score:.2f}", h.format, (h.date or "")[:10], h.title) for h in hits]
+    lines = output.table(rows, ["id", "score", "format", "date", "title"], right=(0, 1)).split("\n")
+    click.echo(lines[0])
+    for line, hit in zip(lines[1:], hits):
+        click.echo(line)
+        click.echo("    " + output.highlight(hit.snippet[:300]))
+        if hit.source:
+            click.secho(f"    {hit.source}", dim=True)
+    click.echo(f"{len(hits)} of {total} matching document{'s' * (total != 1)}")
+
+
+@main.command()
+@click.argument("doc")
+@click.option("--text", "full_text", is_flag=True, help="Print the whole extracted text instead.")
+@json_option
+@with_archive
+def show(archive: Archive, doc: str, full_text: bool, as_json: bool) -> None:
+    """Show one document: metadata, every path it was seen at, and the start of its text.
+
+    DOC is a document id, a SHA-256 (or a unique prefix of at least 6 characters),
+    or a path the document was seen at.
+
+    \b
+    Example:
+      archiver show 3f2a9c
+    """
+    if full_text:
+        return click.echo(archive.text(doc))
+    view = archive.show(doc)
+    if as_json:
+        return output.print_json(_show_json(view))
+    _print_show(view)
+
+
+def _show_json(view) -> dict:
+    d = view.document
+    return {
+        "doc_id": d.id, "sha256": d.sha256, "title": d.title, "author": d.author, "subject": d.subject,
+        "keywords": d.keywords, "created": d.created, "modified": d.modified, "date": d.date,
+        "format": d.format, "mime": d.mime, "size": d.size, "pages": d.pages, "filename": d.filename,
+        "sources": [{"path": s.path, "size": s.size, "first_seen": s.first_seen, "last_seen": s.last_seen,
+                     "status": s.status} for s in view.sources],
+        "attachments": [{"doc_id": i, "name": n} for i, n in view.attachments],
+        "attached_to": [{"doc_id": i, "name": n} for i, n in view.attached_to],
+        "text_length": d.text_length, "state": d.state, "reason": d.reason, "ingested_at": d.ingested_at,
+        "ocr": view.ocr, "metadata": d.metadata, "text_start": view.text_start,
+    }
+
+
+def _print_show(view) -> None:
+    d = view.document
+    pairs = [("id", d.id), ("sha256", d.sha256), ("title", d.title), ("author", d.author),
+             ("subject", d.subject), ("date", d.date), ("created", d.created), ("modified", d.modified),
+             ("format", f"{d.format} ({d.mime})"), ("size", f"{d.size:,} bytes"), ("pages", d.pages),
+             ("state", d.state + (f": {d.reason}" if d.reason else "")), ("text", f"{d.text_length:,} characters")]
+    if view.ocr:
+        pairs.append(("ocr", f"{view.ocr['pages']} pages, mean confidence {view.ocr['mean_confidence']}"))
+    for key, value in pairs:
+        if value not in (None, ""):
+            click.echo(f"{click.style(f'{key:<9}', bold=True)} {value}")
+    click.secho("seen at", bold=True)
+    for s in view.sources:
+        click.echo(f"  {s.path}" + ("  (gone)" if s.status != "present" else ""))
+    for doc_id, name in view.attached_to:
+        click.echo(f"  attachment {name!r} of document {doc_id}")
+    if view.attachments:
+        click.secho("attachments", bold=True)
+        for doc_id, name in view.attachments:
+            click.echo(f"  {doc_id:>6}  {name}")
+    click.secho("text", bold=True)
+    click.echo("  " + (view.text_start.strip().replace("\n", "\n  ") or "(none)"))
+
+
+@main.command()
+@json_option
+@with_archive
+def status(archive: Archive, as_json: bool) -> None:
+    """Show counts by format and state, and the health of the search index.
+
+    \b
+    Example:
+      archiver status --json
+    """
+    st = archive.status()
+    if as_json:
+        return output.print_json({"archive": st.root, **st.totals, "by_format": st.by_format,
+                                  "by_state": st.by_state, "unindexed": st.unindexed, "index": st.index,
+                                  "low_confidence": [{"doc_id": i, "title": t, "mean_confidence": c}
+                                                     for i, t, c in st.low_confidence]})
+    states = ["indexed", "waiting_ocr", "rejected"]
+    rows = [[fmt] + [counts.get(s, 0) for s in states] + [sum(counts.values())]
+            for fmt, counts in sorted(st.by_format.items())]
+    rows.append(["total"] + [st.by_state.get(s, 0) for s in states] + [st.totals["documents"]])
+    click.echo(f"Archive {st.root}")
+    click.echo(output.table(rows, ["format"] + states + ["all"], right=(1, 2, 3, 4)))
+    click.echo(f"{st.totals['paths']} paths seen, {st.totals['bytes']:,} bytes of originals, "
+               f"{st.totals['rejects']} rejects, {st.totals['audit_events']} audit events")
+    click.echo(f"search index: {st.index}" + (f", {st.unindexed} documents not yet indexed" if st.unindexed else ""))
+    if st.low_confidence:
+        click.secho("low OCR confidence:", bold=True)
+        for doc_id, title, conf in st.low_confidence:
+            click.echo(f"  {doc_id:>6}  {conf:5.1f}  {title}")
+
+
+@main.command()
+@json_option
+@with_archive
+def rejects(archive: Archive, as_json: bool) -> None:
+    """List the inputs that could not be read, and why (their originals are kept).
+
+    \b
+    Example:
+      archiver rejects
+    """
+    items = archive.rejects()
+    if as_json:
+        return output.print_json(items)
+    if not items:
+        return click.echo("No rejects.")
+    click.echo(output.table([(r.at[:19].replace("T", " "), r.doc_id, r.path, r.reason) for r in items],
+                            ["when", "doc", "path", "reason"], right=(1,)))
+
+
+@main.command()
+@json_option
+@with_archive
+def reindex(archive: Archive, as_json: bool) -> None:
+    """Rebuild the search index from the catalog alone (no file is read again).
+
+    \b
+    Example:
+      archiver reindex
+    """
+    count = archive.reindex()
+    if as_json:
+        return output.print_json({"indexed": count})
+    click.echo(f"Rebuilt the search index: {count} documents")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,131 @@
+"""Load, check and write archive.toml through one table of documented settings."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of archive.toml: its dotted name, default and help text."""
+
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("inboxes", ["inbox"],
+            "Inbox folders the watcher takes files from (relative to the archive folder or absolute)."),
+    Setting("ingest.workers", 0,
+            "Worker processes for extraction and OCR; 0 means one per CPU core."),
+    Setting("ingest.timeout", 120,
+            "Wall-time limit in seconds for extracting one file; past it the file is rejected."),
+    Setting("ingest.memory_limit_mb", 2048,
+            "Address-space limit in MiB of each extraction worker process."),
+    Setting("ingest.batch_size", 200,
+            "Documents committed to the search index at a time."),
+    Setting("ingest.max_image_pixels", 200_000_000,
+            "Largest image (width x height) accepted; larger ones are rejected as decompression bombs."),
+    Setting("ingest.max_inflated_mb", 500,
+            "Largest total uncompressed size in MiB of a DOCX (zip) before it is rejected as a zip bomb."),
+    Setting("lock.timeout", 300,
+            "Seconds a writing command waits for another writer to finish before giving up."),
+    Setting("search.limit", 20, "Results shown by `archiver search` unless --limit says otherwise."),
+    Setting("ocr.languages", ["eng"], "Tesseract languages for OCR, e.g. [\"eng\", \"deu\"]."),
+    Setting("ocr.low_confidence", 60.0,
+            "Mean word confidence (0-100) under which `archiver status` lists a scan as low confidence."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings of one archive, with defaults filled in."""
+
+    root: Path
+    values: dict[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def workers(self) -> int:
+        """Return the number of worker processes to start."""
+        return self.values["ingest.workers"] or (os.cpu_count() or 1)
+
+    def inbox_paths(self) -> list[Path]:
+        """Return the inbox folders as absolute paths."""
+        return [(self.root / p).resolve() for p in self.values["inboxes"]]
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and name not in _BY_NAME:
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _check(name: str, value: Any) -> None:
+    default = _BY_NAME[name].default
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return
+    if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
+        raise ConfigError(
+            f"archive.toml: {name} must be {expected.__name__}, not {type(value).__name__}")
+    if isinstance(value, (int, float)) and value < 0:
+        raise ConfigError(f"archive.toml: {name} must not be negative")
+
+
+def load(root: Path) -> Config:
+    """Read ``root/archive.toml``, check every value, and fill in defaults."""
+    path = root / "archive.toml"
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: missing; run: archiver init") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    values = {s.name: s.default for s in SETTINGS}
+    for name, value in _flatten(table).items():
+        if name not in _BY_NAME:
+            raise ConfigError(f"archive.toml: unknown setting {name!r}")
+        _check(name, value)
+        values[name] = value
+    return Config(root=root, values=values)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def template() -> str:
+    """Return the text of a new archive.toml: every setting, its default and help."""
+    lines = ["# archiver settings. Every setting is optional; the values shown are the defaults.", ""]
+    current = None
+    for s in SETTINGS:
+        section, _, key = s.name.rpartition(".")
+        if section != current:
+            if section:
+                lines += ["", f"[{section}]"]
+            current = section
+        lines.append(f"# {s.help}")
+        lines.append(f"{key} = {_toml_value(s.default)}")
+    return "\n".join(lines) + "\n"

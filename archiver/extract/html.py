@@ -1,0 +1,132 @@
+"""Extract the visible text, title and meta tags of HTML files."""
+from __future__ import annotations
+
+import codecs
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+
+from archiver.extract import Limits, register
+from archiver.extract.text import decode_bytes, read_nonempty, truncate
+from archiver.records import Extraction, Page
+
+_INVISIBLE = ["script", "style", "noscript", "template", "meta", "link", "base", "object", "embed"]
+_BLOCKS = [
+    "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "fieldset",
+    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+    "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "title", "tr", "ul",
+]
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+# What browsers do (WHATWG Encoding): these labels mean windows-1252 or UTF-8.
+_CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252",
+                    "us-ascii": "cp1252", "ascii": "cp1252", "utf-16": "utf-8",
+                    "utf-16le": "utf-8", "utf-16be": "utf-8"}
+
+
+@dataclass(frozen=True)
+class HtmlContent:
+    """What an HTML document shows and says about itself."""
+
+    text: str
+    title: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)   # lower-cased meta name -> content
+
+
+def decode_html(data: bytes) -> tuple[str, str]:
+    """Decode HTML bytes: a BOM first, then the <meta> charset, then :func:`decode_bytes`.
+
+    Returns:
+        The markup and the name of the encoding used.
+    """
+    declared = _declared_charset(data)
+    if declared and not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode(declared), declared
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return decode_bytes(data)
+
+
+def _declared_charset(data: bytes) -> str | None:
+    match = _META_CHARSET.search(data[:4096])
+    if not match:
+        return None
+    label = match.group(1).decode("ascii").lower()
+    label = _CHARSET_ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def parse_html(markup: str) -> HtmlContent:
+    """Return the visible text, the <title> and the named <meta> tags of HTML markup."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(markup, "html.parser")
+    title = _clean(soup.title.get_text()) if soup.title else None
+    meta = {}
+    for tag in soup.find_all("meta"):
+        name, content = tag.get("name"), tag.get("content")
+        if isinstance(name, str) and isinstance(content, str) and content.strip():
+            meta.setdefault(name.strip().lower(), content.strip())
+    return HtmlContent(text=_visible_text(soup), title=title or None, meta=meta)
+
+
+def html_to_text(markup: str) -> str:
+    """Return only the text a browser would show (the title included), one block per line."""
+    return parse_html(markup).text
+
+
+def _visible_text(soup: BeautifulSoup) -> str:
+    for tag in soup.find_all(_INVISIBLE):
+        tag.decompose()
+    for tag in soup.find_all(hidden=True):
+        tag.decompose()
+    for tag in soup.find_all("br"):
+        tag.replace_with("\n")
+    for tag in soup.find_all(["td", "th"]):
+        tag.insert_after("\t")
+    for tag in soup.find_all(_BLOCKS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    lines = (_table_line(line) for line in soup.get_text().split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _table_line(line: str) -> str:
+    cells = (_clean(cell) for cell in line.split("\t"))
+    return " | ".join(cell for cell in cells if cell)
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+class HtmlExtractor:
+    """Read HTML files as one page of visible text."""
+
+    name = "html"
+    mime_types = ("text/html",)
+    score = 10
+
+    def extract(self, path: Path, limits: Limits) -> Extraction:
+        """Decode the file, drop what a browser does not show, read title and meta tags."""
+        markup, encoding = decode_html(read_nonempty(path))
+        content = parse_html(markup)
+        text, warnings_ = truncate(content.text, limits)
+        return Extraction(
+            pages=(Page(number=1, text=text),),
+            title=content.title,
+            author=content.meta.get("author"),
+            subject=content.meta.get("description"),
+            keywords=content.meta.get("keywords"),
+            metadata={"encoding": encoding},
+            warnings=warnings_,
+        )
+
+
+register(HtmlExtractor())

@@ -1,0 +1,250 @@
+"""Extract the headers, body text and attachments of e-mail messages (.eml, RFC 822)."""
+from __future__ import annotations
+
+import codecs
+import re
+from datetime import datetime
+from email import policy
+from email.header import decode_header
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import ExtractionError
+from archiver.extract import Limits, register
+from archiver.extract.html import html_to_text
+from archiver.extract.pdf import as_utc
+from archiver.extract.text import read_nonempty, truncate
+from archiver.records import Attachment, Extraction, Page
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_MESSAGE_ID = re.compile(r"<[^<>\s]*>")
+_ADDRESS_HEADERS = ("from", "to", "cc", "bcc")
+
+
+def _raw_bytes_text(value: str) -> str:
+    """Re-read a header as parsed by compat32 (8-bit bytes kept as surrogates): UTF-8, else CP1252."""
+    data = value.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _decode_lenient(data, "cp1252")
+
+
+def _decode_lenient(data: bytes, charset: str | None) -> str:
+    """Decode bytes in a declared charset; an unknown or unusable one falls back to Latin-1."""
+    name = (charset or "ascii").strip().lower()
+    if name in {"unknown-8bit", "x-unknown", "ascii", "us-ascii"}:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            name = "cp1252"
+    try:
+        return data.decode(codecs.lookup(name).name, errors="replace")
+    except (LookupError, UnicodeError, TypeError, ValueError):
+        return data.decode("latin-1")
+
+
+def decode_header_value(raw: str | None) -> str:
+    """Decode one raw header value: unfold it, decode RFC 2047 words; never raise.
+
+    Unknown charsets in encoded words fall back to Latin-1; a malformed
+    encoded word is kept as it is.
+    """
+    if raw is None:
+        return ""
+    text = _FOLD.sub("", _raw_bytes_text(str(raw)))
+    if "=?" not in text:
+        return text.strip()
+    try:
+        chunks = decode_header(text)
+    except Exception:  # noqa: BLE001 - HeaderParseError, binascii errors and others
+        return text.strip()
+    decoded = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            decoded.append(chunk)
+        elif charset is None:
+            # decode_header re-encodes the plain parts with raw-unicode-escape.
+            decoded.append(chunk.decode("raw-unicode-escape", errors="replace"))
+        else:
+            decoded.append(_decode_lenient(chunk, charset))
+    return "".join(decoded).strip()
+
+
+def _headers(message: Message) -> dict[str, list[str]]:
+    """Return every header's raw values by lower-cased name, without letting the policy parse them."""
+    found: dict[str, list[str]] = {}
+    for name, value in message.raw_items():
+        found.setdefault(name.strip().lower(), []).append(str(value))
+    return found
+
+
+def _addresses(values: list[str]) -> list[str]:
+    """Parse address headers into "Name <addr>" strings; display names are decoded after splitting."""
+    unfolded = [_FOLD.sub("", _raw_bytes_text(v)) for v in values]
+    result = []
+    try:
+        pairs = getaddresses(unfolded)
+    except Exception:  # noqa: BLE001 - a malformed header must not fail the message
+        pairs = []
+    for name, address in pairs:
+        name = decode_header_value(name)
+        if address or name:
+            result.append(f"{name} <{address}>" if name and address else (address or name))
+    if not result and any(v.strip() for v in unfolded):
+        result = [decode_header_value(", ".join(unfolded))]
+    return result
+
+
+def _date(raw: str | None, warnings: list[str]) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return as_utc(parsedate_to_datetime(raw))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        warnings.append(f"malformed Date header ignored: {raw[:60]!r}")
+        return None
+
+
+def _header_fields(message: Message, warnings: list[str]) -> tuple[dict[str, Any], datetime | None, str]:
+    """Decode the headers archiver cares about.
+
+    Returns:
+        JSON-serialisable metadata, the Date as a UTC datetime (None if
+        missing or malformed) and the Date header as written.
+    """
+    headers = _headers(message)
+
+    def first(name: str) -> str | None:
+        values = headers.get(name)
+        return (decode_header_value(values[0]) or None) if values else None
+
+    fields: dict[str, Any] = {name: _addresses(headers.get(name, [])) for name in _ADDRESS_HEADERS}
+    fields["from"] = ", ".join(fields["from"]) or None
+    date_raw = first("date") or ""
+    moment = _date(date_raw, warnings)
+    fields.update(
+        date=moment.isoformat() if moment else None,
+        subject=first("subject"),
+        message_id=first("message-id"),
+        in_reply_to=first("in-reply-to"),
+        references=_MESSAGE_ID.findall(" ".join(headers.get("references", []))),
+    )
+    return fields, moment, date_raw
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - malformed parameters
+        return None
+    return (decode_header_value(name) or None) if name else None
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    if disposition == "attachment" or _filename(part):
+        return True
+    return part.get_content_type() not in ("text/plain", "text/html")
+
+
+def _payload(part: Message) -> bytes:
+    if part.get_content_type() == "message/rfc822" and part.is_multipart():
+        inner = part.get_payload(0)
+        try:
+            return inner.as_bytes(policy=policy.compat32)
+        except Exception:  # noqa: BLE001 - regenerating a broken message may fail
+            return inner.as_string().encode("utf-8", "surrogateescape")
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
+def _body_text(part: Message, warnings: list[str]) -> str:
+    charset = part.get_content_charset()
+    data = _payload(part)
+    if charset and charset not in {"us-ascii", "ascii", "unknown-8bit"}:
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            warnings.append(f"unknown charset {charset!r} in body; read as Latin-1")
+    text = _decode_lenient(data, charset)
+    return html_to_text(text) if part.get_content_type() == "text/html" else text
+
+
+class _Walk:
+    """Sort a message's leaves into body parts and attachments, not descending into attached messages."""
+
+    def __init__(self) -> None:
+        self.plain: list[Message] = []
+        self.html: list[Message] = []
+        self.attachments: list[Attachment] = []
+
+    def visit(self, part: Message) -> None:
+        content_type = part.get_content_type()
+        if part.is_multipart() and content_type != "message/rfc822":
+            for child in part.get_payload():
+                if isinstance(child, Message):
+                    self.visit(child)
+        elif content_type.startswith("multipart/"):
+            self.plain.append(part)   # a multipart without a usable boundary: its text is the body
+        elif _is_attachment(part):
+            name = _filename(part) or f"attachment-{len(self.attachments) + 1}"
+            self.attachments.append(Attachment(name=name, content_type=content_type, data=_payload(part)))
+        elif content_type == "text/html":
+            self.html.append(part)
+        else:
+            self.plain.append(part)
+
+
+def _header_block(fields: dict[str, Any], date_raw: str) -> str:
+    """Return the searchable header lines that open the page text."""
+    lines = [
+        ("From", fields["from"]), ("To", ", ".join(fields["to"])), ("Cc", ", ".join(fields["cc"])),
+        ("Date", date_raw), ("Subject", fields["subject"]),
+    ]
+    return "".join(f"{label}: {value}\n" for label, value in lines if value) + "\n"
+
+
+def _parse(path: Path) -> Message:
+    data = read_nonempty(path)
+    try:
+        message = BytesParser(policy=policy.compat32).parsebytes(data)
+    except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything raised means unreadable
+        raise ExtractionError(f"unreadable e-mail: {exc}") from exc
+    if not message.keys():
+        raise ExtractionError("not an e-mail message: no headers found")
+    return message
+
+
+class MailExtractor:
+    """Read e-mail messages: decoded headers, the body as one page, and the attachments."""
+
+    name = "email"
+    mime_types = ("message/rfc822",)
+    score = 10
+
+    def extract(self, path: Path, limits: Limits) -> Extraction:
+        """Parse the message; headers never fail it, attachments are returned as data."""
+        message = _parse(Path(path))
+        warnings: list[str] = []
+        fields, moment, date_raw = _header_fields(message, warnings)
+        walk = _Walk()
+        walk.visit(message)
+        chosen = walk.plain or walk.html
+        body = "\n\n".join(_body_text(part, warnings).strip() for part in chosen)
+        text, cut = truncate(_header_block(fields, date_raw) + body, limits)
+        return Extraction(
+            pages=(Page(number=1, text=text),),
+            title=fields["subject"],
+            author=fields["from"],
+            created=moment,
+            metadata=fields,
+            warnings=tuple(warnings) + cut,
+            attachments=tuple(walk.attachments),
+        )
+
+
+register(MailExtractor())

@@ -1,0 +1,174 @@
+"""Run the ingest pipeline over files and folders: cheap stages here, extraction in workers.
+
+The catalog is committed per document before the search index is updated in
+batches, so a crash leaves nothing that the next run does not complete: an
+input not yet in the catalog is simply taken again, and a document not yet in
+the index is indexed by the next writer.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from archiver import stages
+from archiver.catalog import Catalog
+from archiver.config import Config
+from archiver.extract import Limits
+from archiver.records import Extraction, IngestResult
+from archiver.stages import Task
+from archiver.store import OriginalStore
+from archiver.workers import Outcome, WorkerPool
+
+Progress = Callable[[int, int, str], None]
+
+
+class Ingester:
+    """Take inputs into one archive; one instance per run."""
+
+    def __init__(self, catalog: Catalog, store: OriginalStore, config: Config,
+                 on_batch: Callable[[], None], progress: Progress | None = None):
+        self.catalog = catalog
+        self.store = store
+        self.config = config
+        self.on_batch = on_batch
+        self.progress = progress or (lambda done, total, label: None)
+        self.limits = Limits(max_image_pixels=config["ingest.max_image_pixels"],
+                             max_inflated_bytes=config["ingest.max_inflated_mb"] * 1024 * 1024)
+        self.results: list[IngestResult] = []
+        self.total = 0
+        self._pool: WorkerPool | None = None
+        self._waiting: dict[int, Task] = {}
+        self._in_flight: dict[str, list[Task]] = {}   # sha256 -> same-content tasks held back
+        self._since_batch = 0
+
+    def run(self, paths: Iterable[Path]) -> list[IngestResult]:
+        """Ingest every file under ``paths``; return one result per input (attachments included)."""
+        files = list(stages.discover(paths))
+        self.total = len(files)
+        try:
+            for path in files:
+                self._start(Task(label=str(path), path=path))
+            self._drain()
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+        self.on_batch()
+        return self.results
+
+    # -- flow ---------------------------------------------------------------
+
+    def _start(self, task: Task) -> None:
+        if task.path is not None:
+            task = stages.check_unchanged(task, self.catalog)
+        if not task.status:
+            task = stages.hash_file(task)
+        if not task.status:
+            task = self._dedupe(task)
+        if not task.status:
+            task = stages.store_original(stages.sniff_format(task), self.store)
+        if task.status:
+            return self._finish(task)
+        reason = stages.refusal(task)
+        if reason:
+            return self._commit(task, None, reason)
+        self._submit(task)
+
+    def _submit(self, task: Task) -> None:
+        if task.sha256 in self._in_flight:
+            # Same content is being extracted already: record this one as its duplicate afterwards.
+            self._in_flight[task.sha256].append(task)
+            return
+        self._in_flight[task.sha256] = []
+        pool = self._ensure_pool()
+        while not pool.has_room():
+            self._handle(pool.collect())
+        key = id(task)
+        self._waiting[key] = task
+        pool.submit(key, stages.extract_original, str(self.store.path_for(task.sha256)),
+                    task.sniffed.mime, self.limits)
+
+    def _drain(self) -> None:
+        while self._pool is not None and self._pool.pending():
+            self._handle(self._pool.collect())
+
+    def _handle(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            task = self._waiting.pop(outcome.key)
+            if outcome.ok:
+                self._commit(task, outcome.value, None)
+            else:
+                self._commit(task, None, outcome.reason)
+
+    def _ensure_pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool(self.config.workers, self.config["ingest.timeout"],
+                                    self.config["ingest.memory_limit_mb"])
+        return self._pool
+
+    def _finish(self, task: Task) -> None:
+        if task.status == "rejected" and task.doc_id is None:
+            with self.catalog.transaction():
+                self.catalog.add_reject(task.label, task.sha256, None, task.reason)
+                self.catalog.audit("ingest.rejected", None, task.sha256, path=task.label, reason=task.reason)
+        self.results.append(task.result())
+        if task.message_id is None:
+            self.progress(len([r for r in self.results if r.parent is None]), self.total, task.label)
+
+    # -- catalog ------------------------------------------------------------
+
+    def _dedupe(self, task: Task) -> Task:
+        doc_id = self.catalog.doc_id_by_sha(task.sha256)
+        if doc_id is None:
+            return task
+        doc = self.catalog.document(doc_id)
+        with self.catalog.transaction():
+            self._record_place(task, doc_id)
+            self.catalog.audit("ingest.duplicate", doc_id, task.sha256, path=task.label)
+        reason = f"same content as document {doc_id}" + (f", which was rejected: {doc.reason}"
+                                                          if doc.state == "rejected" else "")
+        return replace(task, status="duplicate", doc_id=doc_id, reason=reason, sniffed=None)
+
+    def _date(self, task: Task, ex: Extraction | None) -> str | None:
+        if ex is None:
+            return None
+        fallback = stages.file_time(task)
+        if fallback is None and task.message_id is not None:
+            message_date = self.catalog.document(task.message_id).date
+            fallback = datetime.fromisoformat(message_date) if message_date else None
+        return stages.best_date(ex, fallback)
+
+    def _record_place(self, task: Task, doc_id: int) -> None:
+        if task.message_id is not None:
+            self.catalog.add_attachment(task.message_id, task.position, doc_id, task.filename or "")
+        else:
+            self.catalog.record_source(doc_id, task.label, task.size, task.mtime_ns)
+
+    def _commit(self, task: Task, ex: Extraction | None, reason: str | None) -> None:
+        state = "rejected" if ex is None else ("waiting_ocr" if ex.needs_ocr else "indexed")
+        warnings = task.warnings + (ex.warnings if ex else ())
+        with self.catalog.transaction():
+            doc_id = self.catalog.add_document(
+                sha256=task.sha256, size=task.size, sniffed=task.sniffed, extraction=ex, state=state,
+                reason=reason, filename=task.filename, date=self._date(task, ex))
+            self._record_place(task, doc_id)
+            self.catalog.audit("ingest.stored", doc_id, task.sha256, path=task.label, size=task.size,
+                               format=task.sniffed.format, message=task.message_id)
+            if ex is None:
+                self.catalog.add_reject(task.label, task.sha256, doc_id, reason)
+                self.catalog.audit("ingest.rejected", doc_id, task.sha256, path=task.label, reason=reason)
+            else:
+                self.catalog.audit("ingest.extracted", doc_id, task.sha256, state=state,
+                                   pages=len(ex.pages), needs_ocr=list(ex.needs_ocr), warnings=list(warnings))
+        self._finish(replace(task, status=state, doc_id=doc_id, reason=reason, warnings=warnings))
+        for held in self._in_flight.pop(task.sha256, []):
+            self._finish(self._dedupe(held))
+        if ex is not None:
+            for position, attachment in enumerate(ex.attachments, start=1):
+                self._start(Task(label=f"{task.label}#attachment-{position}", data=attachment.data,
+                                 filename=attachment.name, message_id=doc_id, position=position))
+        self._since_batch += 1
+        if self._since_batch >= self.config["ingest.batch_size"]:
+            self._since_batch = 0
+            self.on_batch()

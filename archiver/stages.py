@@ -1,0 +1,174 @@
+"""Define the stages one input goes through: find, check, hash, sniff, store, extract.
+
+Like beets' importer, each stage is a function that takes a :class:`Task` and
+returns it (changed with ``dataclasses.replace``); tests run them one at a
+time, and :mod:`archiver.ingest` runs them in order.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from archiver import extract
+from archiver.catalog import Catalog, iso
+from archiver.errors import FileError
+from archiver.extract import Limits
+from archiver.records import Extraction, IngestResult, Sniffed
+from archiver.sniff import sniff, sniff_bytes
+from archiver.store import OriginalStore, sha256_file
+
+# Extensions people use for each format, to warn when a name lies about its content.
+_EXTENSIONS = {
+    "pdf": {".pdf"}, "docx": {".docx"}, "html": {".html", ".htm", ".xhtml"},
+    "email": {".eml", ".msg", ".mbox"}, "csv": {".csv", ".tsv", ".txt"},
+    "image": {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif", ".bmp", ".webp"},
+    "text": {".txt", ".text", ".log", ".md", ".markdown", ".csv", ".asc", ""},
+    "markdown": {".md", ".markdown", ".txt"},
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input on its way through the stages."""
+
+    label: str                        # the path (or "message#n name" for attachments)
+    path: Path | None = None          # where to read it; None for attachments
+    data: bytes | None = None         # an attachment's bytes
+    size: int = 0
+    mtime_ns: int = 0
+    sha256: str | None = None
+    sniffed: Sniffed | None = None
+    filename: str | None = None
+    message_id: int | None = None     # for attachments: the carrying message
+    position: int = 0
+    status: str | None = None         # set when the task is finished
+    reason: str | None = None
+    doc_id: int | None = None
+    warnings: tuple[str, ...] = ()
+
+    def result(self) -> IngestResult:
+        """Return the task's outcome as the row `archiver ingest --json` prints."""
+        return IngestResult(self.label, self.sha256, self.doc_id, self.status or "rejected", self.reason,
+                            self.sniffed.format if self.sniffed else None, self.warnings, self.message_id)
+
+
+# -- stages -------------------------------------------------------------------
+
+def discover(paths: Iterable[Path]) -> Iterator[Path]:
+    """Yield every file under the given files and folders, in a stable order."""
+    for path in paths:
+        path = Path(os.path.abspath(path))
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    yield Path(folder) / name
+        else:
+            yield path
+
+
+def check_unchanged(task: Task, catalog: Catalog) -> Task:
+    """Finish a task whose path was seen before with the same size and mtime."""
+    try:
+        st = task.path.stat()
+    except FileNotFoundError:
+        return replace(task, status="rejected", reason="file vanished before it could be read")
+    except OSError as exc:
+        return replace(task, status="rejected", reason=f"cannot read: {exc.strerror or exc}")
+    task = replace(task, size=st.st_size, mtime_ns=st.st_mtime_ns, filename=task.path.name)
+    seen = catalog.source_at(task.label)
+    if seen and seen[1] == st.st_size and seen[2] == st.st_mtime_ns:
+        return replace(task, status="unchanged", doc_id=seen[0])
+    return task
+
+
+def hash_file(task: Task) -> Task:
+    """Compute the SHA-256 of the task's content."""
+    if task.data is not None:
+        return replace(task, sha256=hashlib.sha256(task.data).hexdigest(), size=len(task.data))
+    try:
+        digest, size = sha256_file(task.path)
+    except FileNotFoundError:
+        return replace(task, status="rejected", reason="file vanished before it could be read")
+    except OSError as exc:
+        return replace(task, status="rejected", reason=f"cannot read: {exc.strerror or exc}")
+    return replace(task, sha256=digest, size=size)
+
+
+def sniff_format(task: Task) -> Task:
+    """Decide the format by content and note when the file name says otherwise."""
+    sniffed = sniff_bytes(task.data[:8192], None) if task.data is not None else sniff(task.path)
+    if task.data is not None and sniffed.format == "unknown" and task.data.startswith(b"PK\x03\x04"):
+        sniffed = _sniff_zip_bytes(task.data, sniffed)
+    warnings = task.warnings
+    suffix = Path(task.filename or "").suffix.lower()
+    expected = _EXTENSIONS.get(sniffed.format)
+    if expected is not None and suffix and suffix not in expected and sniffed.format != "unknown":
+        warnings += (f"the name says {suffix} but the content is {sniffed.description}",)
+    return replace(task, sniffed=sniffed, warnings=warnings)
+
+
+def _sniff_zip_bytes(data: bytes, fallback: Sniffed) -> Sniffed:
+    import io
+    import zipfile
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if "word/document.xml" in zf.namelist():
+                from archiver.sniff import DOCX_MIME
+                return Sniffed("docx", DOCX_MIME, "Word document (DOCX)")
+    except (zipfile.BadZipFile, ValueError):
+        pass
+    return fallback
+
+
+def store_original(task: Task, store: OriginalStore) -> Task:
+    """Copy the original into the store; a file that changes meanwhile is refused for now."""
+    try:
+        if task.data is not None:
+            store.put_bytes(task.data, task.sha256, task.label)
+        else:
+            store.put_file(task.path, task.sha256)
+    except FileError as exc:
+        return replace(task, status="rejected", reason=exc.reason)
+    except FileNotFoundError:
+        return replace(task, status="rejected", reason="file vanished before it could be read")
+    except OSError as exc:
+        return replace(task, status="rejected", reason=f"cannot read: {exc.strerror or exc}")
+    return task
+
+
+def refusal(task: Task) -> str | None:
+    """Return why a stored file will not be extracted (empty, unknown format), or None."""
+    if task.size == 0:
+        return "empty file (0 bytes)"
+    if task.sniffed.format == "unknown":
+        return f"unsupported format: the content is {task.sniffed.description}"
+    if extract.for_mime(task.sniffed.mime) is None:
+        return f"unsupported format: no extractor for {task.sniffed.mime}"
+    return None
+
+
+def best_date(ex: Extraction, fallback: datetime | None) -> str | None:
+    """Return the date a person would file the document under.
+
+    That is the sent date of an e-mail (its extractor gives it as ``created``),
+    else the created, else the modified date the file itself records, else
+    ``fallback`` (the file's modification time, or the carrying message's date).
+    """
+    return iso(ex.created or ex.modified or fallback)
+
+
+def file_time(task: Task) -> datetime | None:
+    """Return the input file's modification time as a UTC datetime, if it is a file."""
+    if task.path is None or not task.mtime_ns:
+        return None
+    return datetime.fromtimestamp(task.mtime_ns / 1e9, tz=timezone.utc).replace(microsecond=0)
+
+
+def extract_original(path: str, mime: str, limits: Limits) -> Extraction:
+    """Extract one stored original (runs in a worker process)."""
+    return extract.extract(Path(path), mime, limits)

@@ -1,0 +1,340 @@
+"""Keep the full-text search index: the only module that knows Whoosh.
+
+Everything Whoosh-specific (schema, analyzers, query parsing, highlighting,
+on-disk layout) lives here, so that another engine (whoosh3, Tantivy,
+PostgreSQL full-text search) can replace it by rewriting this one file.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from whoosh import analysis, fields, highlight, index, qparser, query
+from whoosh.support.charset import accent_map
+
+SCHEMA_VERSION = 1
+META_FILE = "archiver-index.json"
+DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
+SNIPPET_CHARS = 240
+
+
+class FulltextError(Exception):
+    """The index cannot be used; the message says what to do."""
+
+
+class IndexMissing(FulltextError):
+    """No index exists at the path."""
+
+
+class IndexVersionMismatch(FulltextError):
+    """The index was built by another schema version or cannot be opened."""
+
+
+class QuerySyntaxError(FulltextError):
+    """A query could not be parsed."""
+
+
+@dataclass(frozen=True)
+class IndexRecord:
+    """What the index needs of one document."""
+
+    doc_id: int
+    title: str
+    content: str
+    filename: str = ""
+    author: str = ""
+    format: str = ""
+    date: datetime | None = None
+    created: datetime | None = None
+    modified: datetime | None = None
+    size: int = 0
+    products: tuple[str, ...] = ()
+    change_requests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked match: a document id, its score and a highlighted snippet."""
+
+    doc_id: int
+    score: float
+    snippet: str
+
+
+class _DigitsOnly(analysis.Filter):
+    """Keep identifier-shaped tokens: those holding a digit."""
+
+    def __call__(self, tokens):
+        for t in tokens:
+            if any(c.isdigit() for c in t.text):
+                yield t
+
+
+class _FoldDashes(analysis.Filter):
+    """Normalise Unicode dashes to '-' so that 'CR–2023–0142' is 'CR-2023-0142'."""
+
+    def __call__(self, tokens):
+        for t in tokens:
+            t.text = t.text.translate(DASHES)
+            yield t
+
+
+_IDENT_TOKEN = r"\w+(?:[-\u2010-\u2015\u2212_.]\w+)*"
+
+
+def _schema() -> fields.Schema:
+    prose = (analysis.RegexTokenizer() | analysis.LowercaseFilter()
+             | analysis.CharsetFilter(accent_map) | analysis.StopFilter() | analysis.StemFilter())
+    ident = (analysis.RegexTokenizer(_IDENT_TOKEN) | _FoldDashes() | analysis.LowercaseFilter()
+             | _DigitsOnly())
+    return fields.Schema(
+        doc_id=fields.NUMERIC(int, bits=64, stored=True, unique=True, signed=False),
+        title=fields.TEXT(analyzer=prose, field_boost=2.0),
+        content=fields.TEXT(analyzer=prose, multitoken_query="phrase"),
+        filename=fields.TEXT(analyzer=prose),
+        ident=fields.TEXT(analyzer=ident, field_boost=3.0, multitoken_query="phrase"),
+        author=fields.TEXT(analyzer=analysis.StandardAnalyzer() | analysis.CharsetFilter(accent_map)),
+        format=fields.ID(),
+        date=fields.DATETIME(),
+        created=fields.DATETIME(),
+        modified=fields.DATETIME(),
+        size=fields.NUMERIC(int, bits=64, signed=False),
+        product=fields.KEYWORD(lowercase=True, commas=True),
+        cr=fields.KEYWORD(lowercase=True, commas=True),
+    )
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    # Whoosh's DATETIME drops time zones: store UTC, naive.
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+class FulltextIndex:
+    """The full-text index of one archive, in a folder of its own."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Tell whether an index (of any version) is at the path."""
+        return (self.path / META_FILE).is_file() or index.exists_in(str(self.path))
+
+    def create(self) -> None:
+        """Create an empty index (replacing nothing: the folder must be empty or absent)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        index.create_in(str(self.path), _schema())
+        (self.path / META_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+
+    def _open(self) -> index.Index:
+        meta = self.path / META_FILE
+        if not meta.is_file():
+            if index.exists_in(str(self.path)):
+                raise IndexVersionMismatch("the search index has no version stamp")
+            raise IndexMissing("there is no search index")
+        try:
+            version = json.loads(meta.read_text()).get("schema_version")
+        except (ValueError, OSError) as exc:
+            raise IndexVersionMismatch(f"the search index version stamp is unreadable ({exc})") from exc
+        if version != SCHEMA_VERSION:
+            raise IndexVersionMismatch(
+                f"the search index was built by schema version {version}; this archiver uses {SCHEMA_VERSION}")
+        try:
+            return index.open_dir(str(self.path))
+        except Exception as exc:  # Whoosh raises many types for a damaged index
+            raise IndexVersionMismatch(f"the search index is damaged ({type(exc).__name__}: {exc})") from exc
+
+    def check(self) -> None:
+        """Raise a :class:`FulltextError` unless the index can be opened."""
+        self._open().close()
+
+    def doc_ids(self) -> set[int]:
+        """Return the ids of every document in the index."""
+        ix = self._open()
+        with ix.searcher() as s:
+            return {fields_["doc_id"] for fields_ in s.all_stored_fields()}
+
+    # -- writing ------------------------------------------------------------
+
+    @contextmanager
+    def writer(self) -> Iterator["_Writer"]:
+        """Yield a writer; commit when the block succeeds, cancel and re-raise when it fails."""
+        ix = self._open()
+        w = ix.writer(timeout=30.0)
+        try:
+            yield _Writer(w)
+        except BaseException:
+            w.cancel()
+            ix.close()
+            raise
+        w.commit()
+        ix.close()
+
+    def rebuild(self, records: Iterable[IndexRecord]) -> int:
+        """Build a fresh index from ``records`` beside the old one, then swap it in."""
+        new = self.path.with_name(self.path.name + ".new")
+        old = self.path.with_name(self.path.name + ".old")
+        shutil.rmtree(new, ignore_errors=True)
+        FulltextIndex(new).create()
+        count = 0
+        with FulltextIndex(new).writer() as w:
+            for record in records:
+                w.add(record)
+                count += 1
+        shutil.rmtree(old, ignore_errors=True)
+        if self.path.exists():
+            self.path.rename(old)
+        new.rename(self.path)
+        shutil.rmtree(old, ignore_errors=True)
+        return count
+
+    # -- searching ----------------------------------------------------------
+
+    def search(self, text: str, *, formats: Iterable[str] = (), after: datetime | None = None,
+               before: datetime | None = None, products: Iterable[str] = (),
+               change_requests: Iterable[str] = (), limit: int = 20,
+               text_of=None) -> tuple[list[Hit], int]:
+        """Return ranked hits for a query and the total number of matches.
+
+        ``text_of(doc_id)`` gives a document's text for its snippet (the index
+        does not store text, the catalog does).
+        """
+        ix = self._open()
+        try:
+            q = self.parse(text, ix.schema)
+            filt = _filter(formats, after, before, products, change_requests)
+            with ix.searcher() as s:
+                results = s.search(q, filter=filt, limit=limit, terms=True)
+                results.fragmenter = highlight.ContextFragmenter(
+                    maxchars=SNIPPET_CHARS, surround=80, charlimit=None)
+                results.formatter = _Marker()
+                hits = [Hit(h["doc_id"], round(h.score, 4), _snippet(h, q, text_of)) for h in results]
+                return hits, len(results)
+        finally:
+            ix.close()
+
+    @staticmethod
+    def parse(text: str, schema: fields.Schema | None = None) -> query.Query:
+        """Parse a user query: Whoosh syntax, identifiers matched exactly as written."""
+        schema = schema or _schema()
+        parser = qparser.MultifieldParser(["title", "content", "filename", "ident", "author"], schema)
+        parser.add_plugin(qparser.GtLtPlugin())
+        try:
+            q = parser.parse(_rewrite_identifiers(text))
+        except Exception as exc:
+            raise QuerySyntaxError(f"cannot understand the query {text!r}: {exc}") from exc
+        errors = [n.error for n in _walk(q) if getattr(n, "error", None)]
+        if errors:
+            raise QuerySyntaxError(f"cannot understand the query {text!r}: {errors[0]}")
+        return q
+
+
+def _walk(q: query.Query) -> Iterator[query.Query]:
+    yield q
+    for child in q.children():
+        yield from _walk(child)
+
+
+class _Writer:
+    """Add and remove documents inside :meth:`FulltextIndex.writer`."""
+
+    def __init__(self, w):
+        self._w = w
+
+    def add(self, r: IndexRecord) -> None:
+        """Add a document or replace it if its id is already indexed."""
+        self._w.update_document(
+            doc_id=r.doc_id, title=r.title or "", content=r.content or "",
+            filename=r.filename or "", author=r.author or "", format=r.format or "",
+            ident="\n".join((r.title or "", r.filename or "", r.content or "")),
+            date=_naive_utc(r.date), created=_naive_utc(r.created), modified=_naive_utc(r.modified),
+            size=r.size, product=",".join(r.products), cr=",".join(r.change_requests))
+
+    def delete(self, doc_id: int) -> None:
+        """Remove a document from the index."""
+        self._w.delete_by_term("doc_id", doc_id)
+
+
+# An identifier is letters, then a dash-like separator, then more parts, with a digit somewhere:
+# CR-2023-0142, SPEC-104, ECO-1123, DWG-3310. Outside quotes and fields, we search it in the
+# exact-match field only, so that 'CR-2023-0142' does not match 'CR-2023-01420' or loose words.
+_QUERY_TOKEN = re.compile(r'"[^"]*"|\S+')
+_IDENT_QUERY = re.compile(r"^(?=[^:]*\d)[A-Za-z][\w.]*(?:[-\u2010-\u2015\u2212_][\w.*?]+)+$")
+
+
+def _rewrite_identifiers(text: str) -> str:
+    def replace(m: re.Match) -> str:
+        token = m.group(0)
+        if token.startswith('"'):
+            return token
+        lead = len(token) - len(token.lstrip("("))
+        core = token[lead:].rstrip(")")
+        tail = token[lead + len(core):]
+        if not _IDENT_QUERY.match(core):
+            return token
+        core = core.translate(DASHES).lower().rstrip(".")
+        if "*" in core or "?" in core:
+            return f"{token[:lead]}ident:{core}{tail}"
+        return f'{token[:lead]}ident:"{core}"{tail}'
+    return _QUERY_TOKEN.sub(replace, text)
+
+
+def _filter(formats, after, before, products, change_requests) -> query.Query | None:
+    parts: list[query.Query] = []
+    formats = list(formats)
+    if formats:
+        parts.append(query.Or([query.Term("format", f) for f in formats]))
+    if after or before:
+        parts.append(query.DateRange("date", _naive_utc(after), _naive_utc(before)))
+    for field, values in (("product", products), ("cr", change_requests)):
+        values = [v.lower() for v in values]
+        if values:
+            parts.append(query.Or([query.Term(field, v) for v in values]))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else query.And(parts)
+
+
+class _Marker(highlight.Formatter):
+    """Mark matched words as **word** in plain text."""
+
+    between = " … "
+
+    def format_token(self, text, token, replace=False):
+        return "**" + highlight.get_text(text, token, replace) + "**"
+
+
+def _snippet(hit, q: query.Query, text_of) -> str:
+    text = text_of(hit["doc_id"]) if text_of else ""
+    if not text:
+        return ""
+    snippet = hit.highlights("content", text=text, top=2)
+    if not snippet:
+        snippet = _ident_snippet(text, q)
+    if not snippet:
+        snippet = text[:SNIPPET_CHARS]
+    return " ".join(snippet.split())
+
+
+def _ident_snippet(text: str, q: query.Query) -> str:
+    words = [t.decode() if isinstance(t, bytes) else str(t)
+             for f, t in q.iter_all_terms() if f == "ident"]
+    for word in words:
+        pattern = re.escape(word).replace(r"\-", "[-\u2010-\u2015\u2212]").replace(r"\*", r"\w*")
+        m = re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE)
+        if m:
+            start, end = max(0, m.start() - 80), min(len(text), m.end() + 120)
+            return (("…" if start else "") + text[start:m.start()] + "**" + m.group(0) + "**"
+                    + text[m.end():end] + ("…" if end < len(text) else ""))
+    return ""
