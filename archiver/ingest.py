@@ -126,9 +126,13 @@ class Ingester:
         with self.catalog.transaction():
             self._record_place(task, doc_id)
             self.catalog.audit("ingest.duplicate", doc_id, task.sha256, path=task.label)
-        reason = f"same content as document {doc_id}" + (f", which was rejected: {doc.reason}"
-                                                          if doc.state == "rejected" else "")
-        return replace(task, status="duplicate", doc_id=doc_id, reason=reason, sniffed=None)
+            if doc.state == "rejected":
+                self.catalog.add_reject(task.label, task.sha256, doc_id, doc.reason)
+        if doc.state == "rejected":
+            # Another copy of a file we cannot read is as unreadable as the first.
+            return replace(task, status="rejected", doc_id=doc_id, reason=doc.reason, sniffed=None)
+        return replace(task, status="duplicate", doc_id=doc_id, reason=f"same content as document {doc_id}",
+                       sniffed=None)
 
     def _date(self, task: Task, ex: Extraction | None) -> str | None:
         if ex is None:

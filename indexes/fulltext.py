@@ -90,7 +90,7 @@ _IDENT_TOKEN = r"\w+(?:[-\u2010-\u2015\u2212_.]\w+)*"
 
 def _schema() -> fields.Schema:
     prose = (analysis.RegexTokenizer() | analysis.LowercaseFilter()
-             | analysis.CharsetFilter(accent_map) | analysis.StopFilter() | analysis.StemFilter())
+             | analysis.CharsetFilter(accent_map) | analysis.StopFilter(renumber=False) | analysis.StemFilter())
     ident = (analysis.RegexTokenizer(_IDENT_TOKEN) | _FoldDashes() | analysis.LowercaseFilter()
              | _DigitsOnly())
     return fields.Schema(

@@ -1,0 +1,164 @@
+"""Ingest: originals kept once by hash, duplicates recorded, re-ingest idempotent, nothing lost."""
+from __future__ import annotations
+
+import os
+import stat
+
+from archiver import Archive
+from archiver.store import sha256_file
+from tests.conftest import write
+
+
+def by_source(results):
+    return {os.path.basename(r.source): r for r in results}
+
+
+def test_a_text_file_is_stored_read_only_and_searchable(archive, inbox):
+    path = write(inbox, "notes.txt", "Kick-off meeting for the gearbox redesign.\n")
+    [result] = archive.ingest([inbox])
+    assert result.status == "indexed" and result.format == "text"
+    assert result.sha256 == sha256_file(path)[0]
+    stored = archive.store.path_for(result.sha256)
+    assert stored.read_bytes() == path.read_bytes()
+    assert not stored.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    hits, total = archive.search("gearbox")
+    assert total == 1 and hits[0].doc_id == result.doc_id and hits[0].source == str(path)
+
+
+def test_an_exact_duplicate_is_another_path_of_the_same_document(archive, inbox):
+    write(inbox, "a/quote.txt", "Quote 4711 from Acme Castings\n")
+    write(inbox, "b/quote copy.txt", "Quote 4711 from Acme Castings\n")
+    results = by_source(archive.ingest([inbox]))
+    assert results["quote.txt"].status == "indexed"
+    assert results["quote copy.txt"].status == "duplicate"
+    assert results["quote copy.txt"].doc_id == results["quote.txt"].doc_id
+    view = archive.show(str(results["quote.txt"].doc_id))
+    assert sorted(os.path.basename(s.path) for s in view.sources) == ["quote copy.txt", "quote.txt"]
+    assert archive.status().totals["documents"] == 1
+
+
+def test_reingesting_the_same_folder_changes_nothing_and_skips_hashing(archive, inbox, monkeypatch):
+    write(inbox, "one.txt", "first\n")
+    write(inbox, "two.md", "# Second\n\nbody\n")
+    archive.ingest([inbox])
+    events = archive.status().totals["audit_events"]
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} was hashed again")
+    monkeypatch.setattr("archiver.stages.sha256_file", no_hashing)
+    again = archive.ingest([inbox])
+    assert [r.status for r in again] == ["unchanged", "unchanged"]
+    assert archive.status().totals["documents"] == 2
+    assert archive.status().totals["audit_events"] == events
+
+
+def test_a_changed_file_at_the_same_path_becomes_a_new_document(archive, inbox):
+    path = write(inbox, "spec.txt", "Revision B of the specification\n")
+    [first] = archive.ingest([inbox])
+    path.write_text("Revision C of the specification, longer now\n")
+    [second] = archive.ingest([inbox])
+    assert second.status == "indexed" and second.doc_id != first.doc_id
+    assert archive.store.has(first.sha256) and archive.store.has(second.sha256)
+    assert archive.resolve(str(path)) == second.doc_id
+
+
+def test_bad_inputs_are_kept_with_a_reason_and_the_batch_goes_on(archive, inbox):
+    write(inbox, "empty.txt", b"")
+    write(inbox, "broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog")
+    write(inbox, "garbage.txt", bytes(range(256)) * 8)
+    write(inbox, "good.txt", "This one is fine: hydraulic pump\n")
+    results = by_source(archive.ingest([inbox]))
+    assert results["empty.txt"].reason == "empty file (0 bytes)"
+    assert results["broken.pdf"].status == "rejected"
+    assert results["broken.pdf"].reason.startswith(("corrupt PDF", "PDF"))
+    assert results["garbage.txt"].reason == "unsupported format: the content is binary data of unknown format"
+    assert results["good.txt"].status == "indexed"
+    for name in ("empty.txt", "broken.pdf", "garbage.txt"):
+        assert archive.store.has(results[name].sha256), f"{name} original not kept"
+    rejected = {os.path.basename(r.path): r.reason for r in archive.rejects()}
+    assert set(rejected) == {"empty.txt", "broken.pdf", "garbage.txt"}
+    assert archive.search("hydraulic")[1] == 1
+
+
+def test_an_unreadable_file_is_reported_and_the_batch_goes_on(archive, inbox, monkeypatch):
+    secret = write(inbox, "secret.txt", "locked away\n")
+    write(inbox, "open.txt", "readable pump notes\n")
+    real = sha256_file
+
+    def deny(path):
+        if path == secret:
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+    monkeypatch.setattr("archiver.stages.sha256_file", deny)
+    results = by_source(archive.ingest([inbox]))
+    assert results["secret.txt"].status == "rejected"
+    assert results["secret.txt"].reason == "cannot read: Permission denied"
+    assert results["open.txt"].status == "indexed"
+    assert [r.reason for r in archive.rejects()] == ["cannot read: Permission denied"]
+
+
+def test_a_name_that_lies_about_the_content_is_read_by_content(archive, inbox):
+    write(inbox, "minutes.pdf", "Minutes: the valve supplier was changed.\n")
+    [result] = archive.ingest([inbox])
+    assert result.status == "indexed" and result.format == "text"
+    assert result.warnings == ("the name says .pdf but the content is plain text",)
+    assert archive.search("valve")[1] == 1
+
+
+def test_encodings_are_detected(archive, inbox):
+    write(inbox, "cp1252.txt", "Müller approved the café layout – résumé follows.\n", encoding="cp1252")
+    write(inbox, "utf16.txt", "\ufeffLieferant Größe geprüft\n", encoding="utf-16-le")
+    results = by_source(archive.ingest([inbox]))
+    assert {r.status for r in results.values()} == {"indexed"}
+    assert "Müller approved the café" in archive.text(str(results["cp1252.txt"].doc_id))
+    assert "Größe geprüft" in archive.text(str(results["utf16.txt"].doc_id))
+
+
+MAIL = """From: Ann Lee <ann@example.com>
+To: Bob Roy <bob@example.com>, carol@example.com
+Cc: dave@example.com
+Subject: =?utf-8?q?R=C3=A9sum=C3=A9_of_the_review?=
+Date: Tue, 04 Mar 2024 10:00:00 +0100
+Message-ID: <review-1@example.com>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="XX"
+
+--XX
+Content-Type: text/plain; charset=utf-8
+
+Please find the supplier quote attached.
+--XX
+Content-Type: text/plain
+Content-Disposition: attachment; filename="../../etc/passwd"
+
+Quote for 500 castings, unit price 12.40 EUR.
+--XX--
+"""
+
+
+def test_an_email_and_its_attachment_become_linked_documents(archive, inbox, tmp_path):
+    write(inbox, "review.eml", MAIL)
+    results = archive.ingest([inbox])
+    message, attachment = results
+    assert message.status == attachment.status == "indexed"
+    assert attachment.parent == message.doc_id
+    assert attachment.source.endswith("review.eml#attachment-1")
+    view = archive.show(str(message.doc_id))
+    assert view.document.title == "Résumé of the review"
+    assert view.document.metadata["to"] == ["Bob Roy <bob@example.com>", "carol@example.com"]
+    assert view.document.date == "2024-03-04T09:00:00+00:00"
+    assert view.attachments == ((attachment.doc_id, "../../etc/passwd"),)
+    assert archive.show(str(attachment.doc_id)).attached_to == ((message.doc_id, "../../etc/passwd"),)
+    assert not (tmp_path / "etc").exists()
+    assert archive.search("castings")[0][0].doc_id == attachment.doc_id
+
+
+def test_an_archive_reopens_with_its_documents(archive, inbox):
+    write(inbox, "x.txt", "persistent words\n")
+    archive.ingest([inbox])
+    archive.close()
+    again = Archive(archive.root)
+    assert again.search("persistent")[1] == 1
+    assert again.catalog.migrations() == ["0001_documents_sources_audit"]
+    assert again.catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    again.close()
