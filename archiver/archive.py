@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -11,6 +11,7 @@ from archiver import config as config_module
 from archiver.catalog import Catalog
 from archiver.errors import (Ambiguous, IndexOutdated, NotAnArchiveError, NotFound, QueryError)
 from archiver.ingest import Ingester, Progress
+from archiver.ocr_queue import OcrQueue, OcrReport
 from archiver.lock import writer_lock
 from archiver.records import Document, IngestResult, Reject, SearchHit, Source
 from archiver.store import OriginalStore
@@ -30,6 +31,14 @@ class DocumentView:
     attached_to: tuple[tuple[int, str], ...]      # (message doc_id, name) carrying this one
     text_start: str
     ocr: dict | None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The outcome of one ingest: a result per input, and what OCR did afterwards."""
+
+    results: list[IngestResult]
+    ocr: OcrReport | None
 
 
 @dataclass(frozen=True)
@@ -84,13 +93,40 @@ class Archive:
 
     # -- ingest and index ---------------------------------------------------
 
-    def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> list[IngestResult]:
-        """Take files and folders in; return one result per input."""
+    def ingest(self, paths: Iterable[Path], progress: Progress | None = None, ocr: bool | None = None,
+               ocr_progress: Progress | None = None) -> IngestReport:
+        """Take files and folders in, then read their scans (unless ``ocr`` is False).
+
+        Electronic files are committed and indexed before OCR starts, so they
+        are searchable while scans are still being read.
+        """
         with self.writing():
             self.store.clean_tmp()
             self._ensure_index()
             self.sync_index()
-            return Ingester(self.catalog, self.store, self.config, self.sync_index, progress).run(paths)
+            results = Ingester(self.catalog, self.store, self.config, self.sync_index, progress).run(paths)
+            report = None
+            if self.config["ocr.enabled"] if ocr is None else ocr:
+                report = self._ocr(ocr_progress)
+                results = self._refresh(results)
+            return IngestReport(results, report)
+
+    def ocr(self, progress: Progress | None = None) -> OcrReport:
+        """Read every page that waits for OCR."""
+        with self.writing():
+            self._ensure_index()
+            return self._ocr(progress)
+
+    def _ocr(self, progress: Progress | None) -> OcrReport:
+        return OcrQueue(self.catalog, self.store, self.config, self.sync_index, progress).run()
+
+    def _refresh(self, results: list[IngestResult]) -> list[IngestResult]:
+        waiting = [r.doc_id for r in results if r.status == "waiting_ocr"]
+        if not waiting:
+            return results
+        docs = self.catalog.documents(waiting)
+        return [replace(r, status=docs[r.doc_id].state, reason=docs[r.doc_id].reason)
+                if r.status == "waiting_ocr" else r for r in results]
 
     def _ensure_index(self) -> None:
         if not self.fulltext.exists():

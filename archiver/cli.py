@@ -96,34 +96,61 @@ def init(obj, directory: Path | None) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--no-ocr", is_flag=True, help="Store scans now and leave them waiting for `archiver ocr`.")
 @click.option("--fail-on-reject", is_flag=True, help=f"Exit with code {EXIT_REJECTS} when any input was rejected.")
 @json_option
 @with_archive
-def ingest(archive: Archive, paths, fail_on_reject: bool, as_json: bool) -> None:
-    """Take files and folders (recursively) into the archive.
+def ingest(archive: Archive, paths, no_ocr: bool, fail_on_reject: bool, as_json: bool) -> None:
+    """Take files and folders (recursively) into the archive, then read their scans.
 
     Unchanged files are skipped; exact duplicates are recorded as another path
     of the same document; unreadable files are kept and listed by `rejects`.
+    Electronic files are searchable before OCR of the scans starts.
 
     \b
     Example:
       archiver ingest ~/inbox/specs scan-0042.pdf
     """
-    with _progress(not as_json) as progress:
-        results = archive.ingest(paths, progress=progress)
+    with _progress(not as_json, "Ingesting") as progress, _progress(not as_json, "OCR pages") as ocr_progress:
+        report = archive.ingest(paths, progress=progress, ocr=False if no_ocr else None,
+                                ocr_progress=ocr_progress)
+    if report.ocr and report.ocr.warning:
+        click.secho(f"warning: {report.ocr.warning}", fg="yellow", err=True)
     if as_json:
-        output.print_json(results)
+        output.print_json(report.results)
     else:
-        _print_ingest_summary(results)
-    if fail_on_reject and any(r.status == "rejected" for r in results):
+        _print_ingest_summary(report.results)
+    if fail_on_reject and any(r.status == "rejected" for r in report.results):
         sys.exit(EXIT_REJECTS)
+
+
+@main.command()
+@json_option
+@with_archive
+def ocr(archive: Archive, as_json: bool) -> None:
+    """Read every scanned page that waits for OCR (images, PDF pages without text).
+
+    \b
+    Example:
+      archiver ocr
+    """
+    with _progress(not as_json, "OCR pages") as progress:
+        report = archive.ocr(progress)
+    if as_json:
+        return output.print_json(report)
+    if report.warning:
+        raise ArchiverError(report.warning)
+    click.echo(f"Read {report.pages} page{'s' * (report.pages != 1)} of {report.documents} "
+               f"document{'s' * (report.documents != 1)}"
+               + (f"; {report.failed_pages} could not be read (see: archiver rejects)" if report.failed_pages else ""))
 
 
 class _progress:
     """A progress bar on stderr when it is a terminal; a no-op callback otherwise."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, label: str):
         self.enabled = enabled and sys.stderr.isatty()
+        self.label = label
         self.bar = None
 
     def __enter__(self):
@@ -131,7 +158,7 @@ class _progress:
 
     def update(self, done: int, total: int, label: str) -> None:
         if self.bar is None:
-            self.bar = click.progressbar(length=total, label="Ingesting", file=sys.stderr,
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,
                                          show_pos=True, item_show_func=lambda s: s and Path(s).name[:40])
             self.bar.__enter__()
         self.bar.current_item = label

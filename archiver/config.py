@@ -37,7 +37,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lock.timeout", 300,
             "Seconds a writing command waits for another writer to finish before giving up."),
     Setting("search.limit", 20, "Results shown by `archiver search` unless --limit says otherwise."),
+    Setting("ocr.enabled", True, "Read scans with OCR during ingest; when false they wait for `archiver ocr`."),
     Setting("ocr.languages", ["eng"], "Tesseract languages for OCR, e.g. [\"eng\", \"deu\"]."),
+    Setting("ocr.timeout", 300, "Wall-time limit in seconds for reading one page with OCR."),
     Setting("ocr.low_confidence", 60.0,
             "Mean word confidence (0-100) under which `archiver status` lists a scan as low confidence."),
 )

@@ -90,7 +90,7 @@ _IDENT_TOKEN = r"\w+(?:[-\u2010-\u2015\u2212_.]\w+)*"
 
 def _schema() -> fields.Schema:
     prose = (analysis.RegexTokenizer() | analysis.LowercaseFilter()
-             | analysis.CharsetFilter(accent_map) | analysis.StopFilter(renumber=False) | analysis.StemFilter())
+             | analysis.CharsetFilter(accent_map) | analysis.StopFilter() | analysis.StemFilter())
     ident = (analysis.RegexTokenizer(_IDENT_TOKEN) | _FoldDashes() | analysis.LowercaseFilter()
              | _DigitsOnly())
     return fields.Schema(
@@ -215,12 +215,15 @@ class FulltextIndex:
             q = self.parse(text, ix.schema)
             filt = _filter(formats, after, before, products, change_requests)
             with ix.searcher() as s:
-                results = s.search(q, filter=filt, limit=limit, terms=True)
+                # With a filter, Whoosh's len(results) counts matches before filtering:
+                # score them all and count what is left.
+                results = s.search(q, filter=filt, limit=None if filt else limit, terms=True)
+                total = results.scored_length() if filt else len(results)
                 results.fragmenter = highlight.ContextFragmenter(
                     maxchars=SNIPPET_CHARS, surround=80, charlimit=None)
                 results.formatter = _Marker()
-                hits = [Hit(h["doc_id"], round(h.score, 4), _snippet(h, q, text_of)) for h in results]
-                return hits, len(results)
+                hits = [Hit(h["doc_id"], round(h.score, 4), _snippet(h, q, text_of)) for h in results[:limit]]
+                return hits, total
         finally:
             ix.close()
 

@@ -15,7 +15,7 @@ def by_source(results):
 
 def test_a_text_file_is_stored_read_only_and_searchable(archive, inbox):
     path = write(inbox, "notes.txt", "Kick-off meeting for the gearbox redesign.\n")
-    [result] = archive.ingest([inbox])
+    [result] = archive.ingest([inbox]).results
     assert result.status == "indexed" and result.format == "text"
     assert result.sha256 == sha256_file(path)[0]
     stored = archive.store.path_for(result.sha256)
@@ -28,7 +28,7 @@ def test_a_text_file_is_stored_read_only_and_searchable(archive, inbox):
 def test_an_exact_duplicate_is_another_path_of_the_same_document(archive, inbox):
     write(inbox, "a/quote.txt", "Quote 4711 from Acme Castings\n")
     write(inbox, "b/quote copy.txt", "Quote 4711 from Acme Castings\n")
-    results = by_source(archive.ingest([inbox]))
+    results = by_source(archive.ingest([inbox]).results)
     assert results["quote.txt"].status == "indexed"
     assert results["quote copy.txt"].status == "duplicate"
     assert results["quote copy.txt"].doc_id == results["quote.txt"].doc_id
@@ -40,13 +40,13 @@ def test_an_exact_duplicate_is_another_path_of_the_same_document(archive, inbox)
 def test_reingesting_the_same_folder_changes_nothing_and_skips_hashing(archive, inbox, monkeypatch):
     write(inbox, "one.txt", "first\n")
     write(inbox, "two.md", "# Second\n\nbody\n")
-    archive.ingest([inbox])
+    archive.ingest([inbox]).results
     events = archive.status().totals["audit_events"]
 
     def no_hashing(path):
         raise AssertionError(f"{path} was hashed again")
     monkeypatch.setattr("archiver.stages.sha256_file", no_hashing)
-    again = archive.ingest([inbox])
+    again = archive.ingest([inbox]).results
     assert [r.status for r in again] == ["unchanged", "unchanged"]
     assert archive.status().totals["documents"] == 2
     assert archive.status().totals["audit_events"] == events
@@ -54,9 +54,9 @@ def test_reingesting_the_same_folder_changes_nothing_and_skips_hashing(archive, 
 
 def test_a_changed_file_at_the_same_path_becomes_a_new_document(archive, inbox):
     path = write(inbox, "spec.txt", "Revision B of the specification\n")
-    [first] = archive.ingest([inbox])
+    [first] = archive.ingest([inbox]).results
     path.write_text("Revision C of the specification, longer now\n")
-    [second] = archive.ingest([inbox])
+    [second] = archive.ingest([inbox]).results
     assert second.status == "indexed" and second.doc_id != first.doc_id
     assert archive.store.has(first.sha256) and archive.store.has(second.sha256)
     assert archive.resolve(str(path)) == second.doc_id
@@ -67,7 +67,7 @@ def test_bad_inputs_are_kept_with_a_reason_and_the_batch_goes_on(archive, inbox)
     write(inbox, "broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog")
     write(inbox, "garbage.txt", bytes(range(256)) * 8)
     write(inbox, "good.txt", "This one is fine: hydraulic pump\n")
-    results = by_source(archive.ingest([inbox]))
+    results = by_source(archive.ingest([inbox]).results)
     assert results["empty.txt"].reason == "empty file (0 bytes)"
     assert results["broken.pdf"].status == "rejected"
     assert results["broken.pdf"].reason.startswith(("corrupt PDF", "PDF"))
@@ -90,7 +90,7 @@ def test_an_unreadable_file_is_reported_and_the_batch_goes_on(archive, inbox, mo
             raise PermissionError(13, "Permission denied")
         return real(path)
     monkeypatch.setattr("archiver.stages.sha256_file", deny)
-    results = by_source(archive.ingest([inbox]))
+    results = by_source(archive.ingest([inbox]).results)
     assert results["secret.txt"].status == "rejected"
     assert results["secret.txt"].reason == "cannot read: Permission denied"
     assert results["open.txt"].status == "indexed"
@@ -99,7 +99,7 @@ def test_an_unreadable_file_is_reported_and_the_batch_goes_on(archive, inbox, mo
 
 def test_a_name_that_lies_about_the_content_is_read_by_content(archive, inbox):
     write(inbox, "minutes.pdf", "Minutes: the valve supplier was changed.\n")
-    [result] = archive.ingest([inbox])
+    [result] = archive.ingest([inbox]).results
     assert result.status == "indexed" and result.format == "text"
     assert result.warnings == ("the name says .pdf but the content is plain text",)
     assert archive.search("valve")[1] == 1
@@ -108,7 +108,7 @@ def test_a_name_that_lies_about_the_content_is_read_by_content(archive, inbox):
 def test_encodings_are_detected(archive, inbox):
     write(inbox, "cp1252.txt", "Müller approved the café layout – résumé follows.\n", encoding="cp1252")
     write(inbox, "utf16.txt", "\ufeffLieferant Größe geprüft\n", encoding="utf-16-le")
-    results = by_source(archive.ingest([inbox]))
+    results = by_source(archive.ingest([inbox]).results)
     assert {r.status for r in results.values()} == {"indexed"}
     assert "Müller approved the café" in archive.text(str(results["cp1252.txt"].doc_id))
     assert "Größe geprüft" in archive.text(str(results["utf16.txt"].doc_id))
@@ -138,7 +138,7 @@ Quote for 500 castings, unit price 12.40 EUR.
 
 def test_an_email_and_its_attachment_become_linked_documents(archive, inbox, tmp_path):
     write(inbox, "review.eml", MAIL)
-    results = archive.ingest([inbox])
+    results = archive.ingest([inbox]).results
     message, attachment = results
     assert message.status == attachment.status == "indexed"
     assert attachment.parent == message.doc_id
@@ -155,7 +155,7 @@ def test_an_email_and_its_attachment_become_linked_documents(archive, inbox, tmp
 
 def test_an_archive_reopens_with_its_documents(archive, inbox):
     write(inbox, "x.txt", "persistent words\n")
-    archive.ingest([inbox])
+    archive.ingest([inbox]).results
     archive.close()
     again = Archive(archive.root)
     assert again.search("persistent")[1] == 1

@@ -25,7 +25,7 @@ def loaded(archive, inbox):
         path = write(inbox, name, text)
         when = datetime(2024, i + 1, 15, tzinfo=timezone.utc).timestamp()
         os.utime(path, (when, when))
-    results = archive.ingest([inbox])
+    results = archive.ingest([inbox]).results
     assert {r.status for r in results} == {"indexed"}
     return archive
 
@@ -55,7 +55,8 @@ def test_boolean_phrase_field_and_wildcard_syntax(loaded):
     assert names(loaded, "housing OR gearbox") == ["approval.txt", "page.html", "prices.csv", "review.md"]
     assert names(loaded, "housing NOT board") == ["page.html", "prices.csv"]
     assert names(loaded, '"design review"') == ["review.md"]
-    assert names(loaded, '"review design"') == []
+    assert names(loaded, '"noise design"') == []
+    assert names(loaded, '"review found the gearbox"') == ["review.md"]
     assert names(loaded, "title:supplier") == ["page.html"]
     assert names(loaded, "format:csv") == ["prices.csv"]
     assert names(loaded, "approv*") == ["approval.txt"]
@@ -77,6 +78,8 @@ def test_format_filter_and_limit(loaded):
     assert names(loaded, "housing OR gearbox", formats=["html", "markdown"]) == ["page.html", "review.md"]
     hits, total = loaded.search("housing OR gearbox", limit=2)
     assert len(hits) == 2 and total == 4
+    hits, total = loaded.search("housing OR gearbox", formats=["html", "markdown", "csv"], limit=1)
+    assert len(hits) == 1 and total == 3
 
 
 def test_ranking_puts_the_better_match_first(loaded):

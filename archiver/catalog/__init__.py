@@ -243,6 +243,52 @@ class Catalog:
                GROUP BY d.id HAVING c < ? ORDER BY c""", (threshold,))
         return [(r[0], r[1], round(r[2], 1)) for r in rows]
 
+    def ocr_waiting(self) -> list[tuple[int, str, str, list[int]]]:
+        """Return (doc_id, sha256, mime, page numbers) of every document with pages waiting for OCR."""
+        rows = self.db.execute(
+            """SELECT d.id, d.sha256, d.mime, p.number FROM documents d JOIN pages p ON p.doc_id = d.id
+               WHERE d.state = 'waiting_ocr' AND p.source = 'none' ORDER BY d.id, p.number""").fetchall()
+        waiting: dict[int, tuple[int, str, str, list[int]]] = {}
+        for doc_id, sha, mime, number in rows:
+            waiting.setdefault(doc_id, (doc_id, sha, mime, []))[3].append(number)
+        return list(waiting.values())
+
+    def save_ocr_page(self, doc_id: int, number: int, text: str, confidence: float | None,
+                      engine: str | None, languages: str, rotation: int | None = None,
+                      failure: str | None = None) -> None:
+        """Record the OCR text of one page, or why it could not be read."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE pages SET text=?, source=?, confidence=?, engine=?, languages=? WHERE doc_id=? AND number=?",
+                (text, "ocr_failed" if failure else "ocr", confidence, engine, languages, doc_id, number))
+            self.audit("ocr.page", doc_id, None, page=number, confidence=confidence, engine=engine,
+                       languages=languages, rotation=rotation, failure=failure)
+
+    def finish_ocr(self, doc_id: int) -> None:
+        """Mark a document read once none of its pages waits any more, and due for re-indexing."""
+        with self.transaction():
+            waiting = self.db.execute("SELECT COUNT(*) FROM pages WHERE doc_id=? AND source='none'",
+                                      (doc_id,)).fetchone()[0]
+            if waiting:
+                return
+            length = self.db.execute("SELECT COALESCE(SUM(LENGTH(text)), 0) FROM pages WHERE doc_id=?",
+                                     (doc_id,)).fetchone()[0]
+            failures = [r[0] for r in self.db.execute(
+                "SELECT a.detail FROM audit a WHERE a.doc_id=? AND a.action='ocr.page' ORDER BY a.id DESC",
+                (doc_id,))]
+            state, reason = "indexed", None
+            if length == 0 and failures:
+                last = json.loads(failures[0]).get("failure")
+                if last:
+                    state, reason = "rejected", f"OCR failed: {last}"
+            self.db.execute("UPDATE documents SET state=?, reason=?, text_length=?, indexed_gen=NULL WHERE id=?",
+                            (state, reason, length, doc_id))
+            if state == "rejected":
+                path = self.db.execute("SELECT path FROM sources WHERE doc_id=? ORDER BY id LIMIT 1",
+                                       (doc_id,)).fetchone()
+                self.add_reject(path[0] if path else f"document {doc_id}", None, doc_id, reason)
+            self.audit("ocr.done", doc_id, None, state=state, text_length=length)
+
     def unindexed(self) -> list[int]:
         """Return ids of readable documents not yet in the search index."""
         return [r[0] for r in self.db.execute(
