@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from archiver import config as config_module
+from archiver import linking
 from archiver.catalog import Catalog
+from archiver.crossref import CrossRefs
 from archiver.errors import (Ambiguous, IndexOutdated, NotAnArchiveError, NotFound, QueryError)
 from archiver.ingest import Ingester, Progress
 from archiver.ocr_queue import OcrQueue, OcrReport
@@ -31,6 +33,7 @@ class DocumentView:
     attached_to: tuple[tuple[int, str], ...]      # (message doc_id, name) carrying this one
     text_start: str
     ocr: dict | None
+    references: tuple = ()                        # archiver.refs.Reference, in the order found
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,8 @@ class Status:
     low_confidence: tuple[tuple[int, str, float], ...]
 
 
-class Archive:
-    """An archive on disk: configuration, originals, catalog and search index."""
+class Archive(CrossRefs):
+    """An archive on disk: configuration, originals, catalog, search index and cross-reference graph."""
 
     def __init__(self, root: Path, on_wait: Callable[[str], None] | None = None):
         self.root = Path(root)
@@ -68,8 +71,11 @@ class Archive:
         self.on_wait = on_wait
 
     @classmethod
-    def init(cls, root: Path) -> "Archive":
-        """Create an archive in ``root`` (which may exist) and return it; keep an existing one."""
+    def init(cls, root: Path, products: Path | None = None) -> "Archive":
+        """Create an archive in ``root`` (which may exist) and return it; keep an existing one.
+
+        ``products`` names a products file (``[[products]]`` with code, name, aliases) to load.
+        """
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         if not (root / "archive.toml").exists():
@@ -79,6 +85,8 @@ class Archive:
         archive = cls(root)
         if not archive.fulltext.exists():
             archive.fulltext.create()
+        if products is not None:
+            archive.import_products(products)
         return archive
 
     def close(self) -> None:
@@ -136,8 +144,17 @@ class Archive:
         except fulltext.FulltextError as exc:
             raise IndexOutdated(f"{exc}; run: archiver reindex") from exc
 
+    def recognizer(self):
+        """Return the reference recognizer for this archive's products and identifier settings."""
+        return linking.recognizer_for(self.catalog, self.config)
+
     def sync_index(self) -> int:
-        """Add documents committed to the catalog but not yet to the index; return how many."""
+        """Link and index the documents committed to the catalog but not yet to the index.
+
+        Returns how many documents were (re-)indexed.
+        """
+        if self.catalog.unlinked():
+            linking.sync_links(self.catalog, self.recognizer())
         pending = self.catalog.unindexed()
         if not pending:
             return 0
@@ -151,6 +168,10 @@ class Archive:
     def reindex(self) -> int:
         """Rebuild the search index from the catalog alone; return the number of documents."""
         with self.writing():
+            with self.catalog.transaction():
+                self.catalog.mark_all_unlinked()
+            linking.sync_links(self.catalog, self.recognizer())
+            (self.root / "graph.cache").unlink(missing_ok=True)
             ids = self.catalog.indexable_ids()
             count = self.fulltext.rebuild(self._index_records(ids))
             generation = int(self.catalog.get_state("index_generation", "1")) + 1
@@ -164,23 +185,33 @@ class Archive:
         for start in range(0, len(ids), 200):
             chunk = ids[start:start + 200]
             docs = self.catalog.documents(chunk)
+            products = self.catalog.values_of(chunk, "product")
+            crs = self.catalog.values_of(chunk, "change_request")
             for doc_id in chunk:
                 doc = docs[doc_id]
                 yield IndexRecord(
                     doc_id=doc.id, title=doc.title or "", content=self.catalog.text(doc.id),
                     filename=doc.filename or "", author=doc.author or "", format=doc.format,
                     date=_parse(doc.date), created=_parse(doc.created), modified=_parse(doc.modified),
-                    size=doc.size)
+                    size=doc.size, products=tuple(products[doc_id]), change_requests=tuple(crs[doc_id]))
 
     # -- queries ------------------------------------------------------------
 
     def search(self, query: str, *, formats: Iterable[str] = (), after: datetime | None = None,
-               before: datetime | None = None, limit: int | None = None) -> tuple[list[SearchHit], int]:
-        """Return ranked hits (with snippets) and the total number of matching documents."""
+               before: datetime | None = None, limit: int | None = None, products: Iterable[str] = (),
+               change_requests: Iterable[str] = ()) -> tuple[list[SearchHit], int]:
+        """Return ranked hits (with snippets) and the total number of matching documents.
+
+        ``products`` and ``change_requests`` keep documents that refer to any of them
+        (codes, names or aliases; change request ids in any written form).
+        """
         limit = limit or self.config["search.limit"]
+        products = [self.resolve_node(p).partition(":")[2] for p in products]
+        change_requests = [self.resolve_node(c).partition(":")[2] for c in change_requests]
         try:
             hits, total = self.fulltext.search(query, formats=formats, after=after, before=before,
-                                               limit=limit, text_of=self.catalog.text)
+                                               limit=limit, text_of=self.catalog.text, products=products,
+                                               change_requests=change_requests)
         except fulltext.QuerySyntaxError as exc:
             raise QueryError(str(exc)) from exc
         except fulltext.IndexMissing as exc:
@@ -219,7 +250,7 @@ class Archive:
         text = self.catalog.text(doc.id)
         return DocumentView(doc, tuple(self.catalog.sources(doc.id)), tuple(self.catalog.attachments_of(doc.id)),
                             tuple(self.catalog.messages_carrying(doc.id)), text[:SNIPPET_TEXT_START],
-                            self.catalog.ocr_summary(doc.id))
+                            self.catalog.ocr_summary(doc.id), tuple(self.catalog.refs_of(doc.id)))
 
     def text(self, ref: str) -> str:
         """Return a document's whole extracted text."""

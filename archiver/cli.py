@@ -78,19 +78,21 @@ def main(ctx: click.Context, root: Path) -> None:
 
 @main.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--products", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A products file to load (see: archiver products import --help).")
 @click.pass_obj
-def init(obj, directory: Path | None) -> None:
+def init(obj, directory: Path | None, products: Path | None) -> None:
     """Create an archive (archive.toml, catalog.sqlite, originals/, index/).
 
     DIRECTORY defaults to --archive. An existing archive is left as it is.
 
     \b
     Example:
-      archiver init ~/wx-archive
+      archiver init ~/wx-archive --products products.toml
     """
     root = directory or obj["root"]
     existed = (root / "catalog.sqlite").exists()
-    Archive.init(root).close()
+    Archive.init(root, products=products).close()
     click.echo(f"{'Archive already exists' if existed else 'Created archive'} at {root}")
 
 
@@ -194,9 +196,12 @@ def _print_ingest_summary(results) -> None:
 @click.option("--after", help="Only documents dated on or after this day (YYYY-MM-DD).")
 @click.option("--before", help="Only documents dated on or before this day (YYYY-MM-DD).")
 @click.option("--limit", type=click.IntRange(1, 10_000), help="Most results to show (default 20).")
+@click.option("--product", "products", multiple=True, metavar="PRODUCT",
+              help="Only documents that mention this product (code, name or alias); repeatable.")
+@click.option("--cr", "crs", multiple=True, metavar="ID", help="Only documents that concern this change request.")
 @json_option
 @with_archive
-def search(archive: Archive, query: str, formats, after, before, limit, as_json: bool) -> None:
+def search(archive: Archive, query: str, formats, after, before, limit, products, crs, as_json: bool) -> None:
     """Search the archive's text, titles, file names and identifiers.
 
     Whoosh query syntax: AND, OR, NOT, "exact phrase", field:value (title,
@@ -208,7 +213,8 @@ def search(archive: Archive, query: str, formats, after, before, limit, as_json:
     Example:
       archiver search '"design review" AND WX-100' --after 2024-01-01
     """
-    hits, total = archive.search(query, formats=formats, after=_date(after), before=_date(before), limit=limit)
+    hits, total = archive.search(query, formats=formats, after=_date(after), before=_date(before), limit=limit,
+                                 products=products, change_requests=crs)
     if as_json:
         return output.print_json(hits)
     if not hits:
@@ -259,13 +265,32 @@ def _show_json(view) -> dict:
         "attached_to": [{"doc_id": i, "name": n} for i, n in view.attached_to],
         "text_length": d.text_length, "state": d.state, "reason": d.reason, "ingested_at": d.ingested_at,
         "ocr": view.ocr, "metadata": d.metadata, "text_start": view.text_start,
+        "doc_number": d.doc_number, "revision": d.revision,
+        "products": _ref_values(view, "product"), "change_requests": _ref_values(view, "change_request"),
+        "cites": _ref_values(view, "doc_number", role="cites"),
+        "references": [{"kind": r.kind, "value": r.value, "role": r.role, "revision": r.revision,
+                        "evidence": r.evidence, "where": r.where, "context": r.context} for r in view.references],
     }
+
+
+def _ref_values(view, kind: str, role: str | None = None) -> list[str]:
+    values = []
+    for r in view.references:
+        if r.kind == kind and (role is None or r.role == role):
+            value = f"{r.value} Rev {r.revision}" if kind == "doc_number" and r.revision else r.value
+            if value not in values:
+                values.append(value)
+    return values
 
 
 def _print_show(view) -> None:
     d = view.document
     pairs = [("id", d.id), ("sha256", d.sha256), ("title", d.title), ("author", d.author),
              ("subject", d.subject), ("date", d.date), ("created", d.created), ("modified", d.modified),
+             ("number", f"{d.doc_number}" + (f" Rev {d.revision}" if d.revision else "") if d.doc_number else None),
+             ("products", ", ".join(_ref_values(view, "product"))),
+             ("changes", ", ".join(_ref_values(view, "change_request"))),
+             ("cites", ", ".join(_ref_values(view, "doc_number", role="cites"))),
              ("format", f"{d.format} ({d.mime})"), ("size", f"{d.size:,} bytes"), ("pages", d.pages),
              ("state", d.state + (f": {d.reason}" if d.reason else "")), ("text", f"{d.text_length:,} characters")]
     if view.ocr:
@@ -351,6 +376,8 @@ def reindex(archive: Archive, as_json: bool) -> None:
         return output.print_json({"indexed": count})
     click.echo(f"Rebuilt the search index: {count} documents")
 
+
+from archiver import cli_xref  # noqa: E402,F401  (registers the cross-reference commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

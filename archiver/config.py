@@ -37,6 +37,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lock.timeout", 300,
             "Seconds a writing command waits for another writer to finish before giving up."),
     Setting("search.limit", 20, "Results shown by `archiver search` unless --limit says otherwise."),
+    Setting("refs.change_request_patterns", [],
+            "Regular expressions for change request ids, with groups prefix, year (optional) and number; "
+            "empty means the built-in CR/ECR/ECO/ECN/ECP/DCR forms."),
+    Setting("refs.document_prefixes", [],
+            "Prefixes of controlled document numbers such as SPEC-104 or DWG-3310; empty means the built-in "
+            "SPEC, DWG, QP, WI, SOP, TS, TR, RPT, PS, TP, MAN."),
     Setting("ocr.enabled", True, "Read scans with OCR during ingest; when false they wait for `archiver ocr`."),
     Setting("ocr.languages", ["eng"], "Tesseract languages for OCR, e.g. [\"eng\", \"deu\"]."),
     Setting("ocr.timeout", 300, "Wall-time limit in seconds for reading one page with OCR."),

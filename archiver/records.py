@@ -81,6 +81,8 @@ class Document:
     ingested_at: str
     reason: str | None            # why it was rejected, if it was
     metadata: dict
+    doc_number: str | None = None  # its own controlled number, e.g. SPEC-104
+    revision: str | None = None
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,6 @@ def test_an_archive_reopens_with_its_documents(archive, inbox):
     archive.close()
     again = Archive(archive.root)
     assert again.search("persistent")[1] == 1
-    assert again.catalog.migrations() == ["0001_documents_sources_audit"]
+    assert again.catalog.migrations() == ["0001_documents_sources_audit", "0002_products_references_lifecycle"]
     assert again.catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     again.close()

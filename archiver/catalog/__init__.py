@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from archiver.catalog.links import LinksMixin
 from archiver.catalog.schema import MIGRATIONS
 from archiver.errors import CatalogDamaged
 from archiver.records import Document, Extraction, Reject, Sniffed, Source
@@ -34,7 +35,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat()
 
 
-class Catalog:
+class Catalog(LinksMixin):
     """The SQLite catalog of one archive."""
 
     def __init__(self, path: Path):
@@ -281,7 +282,8 @@ class Catalog:
                 last = json.loads(failures[0]).get("failure")
                 if last:
                     state, reason = "rejected", f"OCR failed: {last}"
-            self.db.execute("UPDATE documents SET state=?, reason=?, text_length=?, indexed_gen=NULL WHERE id=?",
+            self.db.execute("UPDATE documents SET state=?, reason=?, text_length=?, indexed_gen=NULL, linked=0 "
+                            "WHERE id=?",
                             (state, reason, length, doc_id))
             if state == "rejected":
                 path = self.db.execute("SELECT path FROM sources WHERE doc_id=? ORDER BY id LIMIT 1",
@@ -339,6 +341,7 @@ def _like_escape(text: str) -> str:
 def _document(row: sqlite3.Row) -> Document:
     fields = dict(row)
     fields.pop("indexed_gen", None)
+    fields.pop("linked", None)
     fields["metadata"] = json.loads(fields["metadata"] or "{}")
     return Document(**fields)
 

@@ -86,3 +86,43 @@ CREATE TABLE state (
 );
 """),
 )
+
+MIGRATIONS += (
+    ("0002_products_references_lifecycle", """
+CREATE TABLE products (
+    code        TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    aliases     TEXT NOT NULL DEFAULT '[]',
+    updated_at  TEXT NOT NULL
+);
+
+CREATE TABLE refs (
+    id          INTEGER PRIMARY KEY,
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    kind        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    revision    TEXT,
+    evidence    TEXT NOT NULL,
+    location    TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    context     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX refs_value ON refs(kind, value);
+CREATE INDEX refs_doc ON refs(doc_id);
+
+CREATE TABLE cr_steps (
+    cr          TEXT NOT NULL,
+    step        TEXT NOT NULL,
+    date        TEXT,
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    evidence    TEXT NOT NULL
+);
+CREATE INDEX cr_steps_cr ON cr_steps(cr);
+
+ALTER TABLE documents ADD COLUMN doc_number TEXT;
+ALTER TABLE documents ADD COLUMN revision TEXT;
+ALTER TABLE documents ADD COLUMN linked INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX documents_number ON documents(doc_number);
+"""),
+)

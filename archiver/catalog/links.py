@@ -1,0 +1,151 @@
+"""Hold the catalog's SQL for products, references, change-request steps and graph records."""
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from archiver.refs import Fields, Product, Reference
+
+
+class LinksMixin:
+    """Products, references and lifecycle steps of :class:`archiver.catalog.Catalog`."""
+
+    db = None  # the sqlite3 connection, set by Catalog
+
+    # -- products -----------------------------------------------------------
+
+    def upsert_products(self, products: Iterable[Product], at: str) -> tuple[int, int]:
+        """Add or update products; return (added, changed). Call inside a transaction."""
+        added = changed = 0
+        for p in products:
+            row = self.db.execute("SELECT name, aliases FROM products WHERE code=?", (p.code,)).fetchone()
+            aliases = json.dumps(list(p.aliases))
+            if row is None:
+                added += 1
+            elif (row[0], row[1]) != (p.name, aliases):
+                changed += 1
+            else:
+                continue
+            self.db.execute(
+                "INSERT INTO products VALUES (?,?,?,?) ON CONFLICT(code) DO UPDATE SET name=excluded.name, "
+                "aliases=excluded.aliases, updated_at=excluded.updated_at", (p.code, p.name, aliases, at))
+        return added, changed
+
+    def products(self) -> list[Product]:
+        """Return the product registry, by code."""
+        return [Product(code, name, tuple(json.loads(aliases)))
+                for code, name, aliases in self.db.execute("SELECT code, name, aliases FROM products ORDER BY code")]
+
+    def product_document_counts(self) -> dict[str, int]:
+        """Return how many documents mention each product."""
+        return dict(self.db.execute(
+            "SELECT value, COUNT(DISTINCT doc_id) FROM refs WHERE kind='product' GROUP BY value"))
+
+    # -- references ---------------------------------------------------------
+
+    def unlinked(self) -> list[int]:
+        """Return ids of readable documents whose references are not yet found."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM documents WHERE linked=0 AND state != 'rejected' ORDER BY id")]
+
+    def mark_all_unlinked(self) -> None:
+        """Ask for every document's references to be found again (after a registry change)."""
+        self.db.execute("UPDATE documents SET linked=0")
+
+    def link_fields(self, doc_id: int) -> Fields:
+        """Return the texts of a document that references are found in."""
+        title, filename, subject, keywords = self.db.execute(
+            "SELECT title, filename, subject, keywords FROM documents WHERE id=?", (doc_id,)).fetchone()
+        pages = tuple(r[0] for r in self.db.execute(
+            "SELECT text FROM pages WHERE doc_id=? ORDER BY number", (doc_id,)))
+        return Fields(title or "", filename or "", subject or "", keywords or "", pages)
+
+    def replace_refs(self, doc_id: int, refs: list[Reference]) -> None:
+        """Store a document's references (replacing older ones) and its own number; needs re-indexing."""
+        self.db.execute("DELETE FROM refs WHERE doc_id=?", (doc_id,))
+        self.db.executemany(
+            "INSERT INTO refs (doc_id, kind, value, role, revision, evidence, location, position, context) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            [(doc_id, r.kind, r.value, r.role, r.revision, r.evidence, r.where, r.offset, r.context) for r in refs])
+        own = next((r for r in refs if r.role == "is"), None)
+        self.db.execute("UPDATE documents SET doc_number=?, revision=?, linked=1, indexed_gen=NULL WHERE id=?",
+                        (own.value if own else None, own.revision if own else None, doc_id))
+
+    def refs_of(self, doc_id: int) -> list[Reference]:
+        """Return a document's references in the order they were found."""
+        rows = self.db.execute(
+            "SELECT kind, value, role, evidence, location, position, context, revision FROM refs "
+            "WHERE doc_id=? ORDER BY id", (doc_id,))
+        return [Reference(*r) for r in rows]
+
+    def values_of(self, doc_ids: Iterable[int], kind: str) -> dict[int, list[str]]:
+        """Return, per document, the distinct values of one kind of reference."""
+        ids = list(doc_ids)
+        found: dict[int, list[str]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for doc_id, value in self.db.execute(
+                    f"SELECT DISTINCT doc_id, value FROM refs WHERE kind=? AND doc_id IN ({marks}) "
+                    "ORDER BY doc_id, value", [kind, *chunk]):
+                found[doc_id].append(value)
+        return found
+
+    def docs_referring(self, kind: str, value: str) -> list[int]:
+        """Return ids of documents that refer to one product, change request or document number."""
+        rows = self.db.execute("SELECT DISTINCT doc_id FROM refs WHERE kind=? AND value=? ORDER BY doc_id",
+                               (kind, value))
+        ids = [r[0] for r in rows]
+        if kind == "doc_number":
+            ids += [r[0] for r in self.db.execute("SELECT id FROM documents WHERE doc_number=?", (value,))
+                    if r[0] not in ids]
+        return sorted(ids)
+
+    def known_values(self, kind: str) -> list[tuple[str, int]]:
+        """Return (value, number of documents) for every value of one kind of reference."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT value, COUNT(DISTINCT doc_id) FROM refs WHERE kind=? GROUP BY value ORDER BY value", (kind,))]
+
+    def revisions_of(self, number: str) -> list[tuple[int, str | None, str | None]]:
+        """Return (doc_id, revision, date) of every document that is a revision of a number."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT id, revision, date FROM documents WHERE doc_number=? ORDER BY id", (number,))]
+
+    # -- change request lifecycle ------------------------------------------
+
+    def replace_cr_steps(self, cr: str, steps: Iterable[tuple[str, str | None, int, str]]) -> None:
+        """Store the lifecycle steps (step, date, doc_id, evidence) the papers show for one CR."""
+        self.db.execute("DELETE FROM cr_steps WHERE cr=?", (cr,))
+        self.db.executemany("INSERT INTO cr_steps VALUES (?,?,?,?,?)", [(cr, *s) for s in steps])
+
+    def cr_steps(self, cr: str) -> list[tuple[str, str | None, int, str]]:
+        """Return (step, date, doc_id, evidence) of a change request, in date order."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT step, date, doc_id, evidence FROM cr_steps WHERE cr=? ORDER BY date IS NULL, date, rowid", (cr,))]
+
+    # -- graph --------------------------------------------------------------
+
+    def graph_key(self) -> str:
+        """Return a value that changes whenever anything the graph is built from changes."""
+        parts = [self.db.execute(sql).fetchone() for sql in (
+            "SELECT COUNT(*), MAX(id) FROM refs", "SELECT COUNT(*), MAX(id), SUM(linked) FROM documents",
+            "SELECT COUNT(*) FROM attachments", "SELECT COUNT(*), MAX(updated_at) FROM products",
+            "SELECT COUNT(*), MAX(rowid) FROM cr_steps")]
+        return json.dumps([list(p) for p in parts])
+
+    def graph_documents(self) -> list[tuple]:
+        """Return (id, title, filename, format, date, sha256, doc_number, revision, message_id, in_reply_to)."""
+        return [tuple(r) for r in self.db.execute(
+            """SELECT id, title, filename, format, date, sha256, doc_number, revision,
+                      json_extract(metadata, '$.message_id'), json_extract(metadata, '$.in_reply_to')
+               FROM documents WHERE state != 'rejected' ORDER BY id""")]
+
+    def graph_refs(self) -> list[tuple]:
+        """Return (doc_id, kind, value, role, revision, evidence, location) of every reference."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT doc_id, kind, value, role, revision, evidence, location FROM refs ORDER BY id")]
+
+    def all_attachments(self) -> list[tuple[int, int, str]]:
+        """Return (message_id, doc_id, name) of every attachment."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT message_id, doc_id, name FROM attachments ORDER BY message_id, position")]

@@ -1,0 +1,236 @@
+"""Answer the cross-reference questions: products, change requests, related, path, timeline, graph export."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from archiver import graph as graph_records
+from archiver import lifecycle
+from archiver.catalog import now
+from archiver.errors import ConfigError, NotFound, QueryError
+from archiver.linking import affected_products, is_change_order
+from archiver.refs import Fields, Product, normalise_dashes
+from indexes import xref
+from indexes.xref import XrefGraph
+
+KINDS = {"doc": "document", "product": "product", "cr": "change_request", "docnum": "doc_number"}
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """One node connected to the one asked about (the JSON row of `archiver related`)."""
+
+    id: int | str
+    kind: str
+    relation: str
+    direction: str
+    distance: int
+    title: str
+    sha256: str | None
+    date: str | None
+    evidence: str
+    where: str
+
+
+@dataclass(frozen=True)
+class Related:
+    """A node and its neighbours."""
+
+    id: int | str
+    kind: str
+    title: str
+    neighbours: list[Neighbour]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One dated event: a document, or a lifecycle step a document shows."""
+
+    date: str | None
+    type: str             # document, step
+    step: str | None
+    change_request: str | None
+    doc_id: int
+    title: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """A change request as its papers show it."""
+
+    id: str
+    kind: str             # request, order (ECO/ECN)
+    state: str
+    products: list[dict]
+    documents: list[dict]
+    steps: list[dict]
+
+
+def load_products(path: Path) -> list[Product]:
+    """Read a products file: [[products]] tables with code, name and aliases."""
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the products file: {exc}") from exc
+    products = []
+    for i, entry in enumerate(table.get("products", []), start=1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("code"), str) or not entry["code"].strip():
+            raise ConfigError(f"{path}: product {i} has no code")
+        aliases = entry.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise ConfigError(f"{path}: product {entry['code']}: aliases must be a list of strings")
+        products.append(Product(entry["code"].strip(), str(entry.get("name", "")).strip(), tuple(aliases)))
+    if not products:
+        raise ConfigError(f"{path}: no [[products]] entries")
+    return products
+
+
+class CrossRefs:
+    """The cross-reference part of :class:`archiver.Archive` (a mixin; needs catalog, root, recognizer)."""
+
+    def graph(self) -> XrefGraph:
+        """Return the graph, from its cache when nothing changed since it was built."""
+        return XrefGraph.cached(self.root / "graph.cache", self.catalog.graph_key(),
+                                lambda: graph_records.records(self.catalog))
+
+    def import_products(self, path: Path) -> tuple[int, int]:
+        """Add or update products from a file and re-link every document; return (added, changed)."""
+        products = load_products(path)
+        with self.writing():
+            with self.catalog.transaction():
+                added, changed = self.catalog.upsert_products(products, now())
+                if added or changed:
+                    self.catalog.mark_all_unlinked()
+                    self.catalog.audit("products.import", None, None, path=str(path), added=added,
+                                       changed=changed)
+            self.sync_index()
+        return added, changed
+
+    def products(self) -> list[tuple[Product, int]]:
+        """Return every registered product and the number of documents that mention it."""
+        counts = self.catalog.product_document_counts()
+        return [(p, counts.get(p.code, 0)) for p in self.catalog.products()]
+
+    def resolve_node(self, ref: str) -> str:
+        """Return the graph id named by a document, product, change request or document number."""
+        ref = normalise_dashes(ref.strip())
+        g = self.graph()
+        prefix, _, rest = ref.partition(":")
+        if prefix in KINDS and g.has(ref):
+            return ref
+        for p in self.catalog.products():
+            if ref.lower() in {t.lower() for t in (p.code, p.name, *p.aliases)}:
+                return f"product:{p.code}"
+        found = self.recognizer().find(Fields(title=ref))
+        whole = [r for r in found if r.evidence == ref and r.kind != "product"]
+        if whole:
+            node = ("cr:" if whole[0].kind == "change_request" else "docnum:") + whole[0].value
+            if g.has(node):
+                return node
+            raise NotFound(f"{ref}: no document refers to it")
+        return graph_records.doc_node(self.resolve(ref))
+
+    def related(self, ref: str, depth: int = 1, relations: tuple[str, ...] = ()) -> Related:
+        """Return what is connected to a node, with relation and evidence."""
+        node = self.resolve_node(ref)
+        g = self.graph()
+        try:
+            found = g.neighbours(node, depth, set(relations) if relations else None)
+        except xref.XrefError as exc:
+            raise QueryError(str(exc)) from exc
+        me = g.node(node)
+        return Related(_public_id(node), me.kind, _title(me), [
+            Neighbour(_public_id(n.id), n.kind, n.relation, n.direction, n.distance, _title(g.node(n.id)),
+                      n.attrs.get("sha256") or None, n.attrs.get("date") or None, n.evidence, n.where)
+            for n in found])
+
+    def path(self, a: str, b: str) -> list[dict]:
+        """Return how two nodes are connected, step by step; raise NotFound when they are not."""
+        start, end = self.resolve_node(a), self.resolve_node(b)
+        g = self.graph()
+        steps = g.path(start, end, max_len=8)
+        if steps is None:
+            raise NotFound(f"{a} and {b} are not connected")
+        return [{"from": _public_id(s.source), "from_kind": g.node(s.source).kind,
+                 "from_title": _title(g.node(s.source)), "relation": s.relation, "direction": s.direction,
+                 "to": _public_id(s.target), "to_kind": g.node(s.target).kind, "to_title": _title(g.node(s.target))}
+                for s in steps]
+
+    def timeline(self, ref: str) -> list[TimelineEntry]:
+        """Return the dated documents and lifecycle steps of a change request, product or number."""
+        node = self.resolve_node(ref)
+        kind, _, value = node.partition(":")
+        if kind == "doc":
+            raise QueryError(f"{ref}: a timeline is of a change request, product or document number")
+        catalog_kind = {"cr": "change_request", "product": "product", "docnum": "doc_number"}[kind]
+        doc_ids = self.catalog.docs_referring(catalog_kind, value)
+        crs = [value] if kind == "cr" else (
+            [r.value for r in self.related(ref).neighbours if r.kind == "change_request" and r.relation == "affects"]
+            if kind == "product" else [])
+        docs = self.catalog.documents(doc_ids)
+        entries = [TimelineEntry(d.date, "document", None, None, d.id, d.title or d.filename or "", "")
+                   for d in docs.values()]
+        for cr in crs:
+            for step, date, doc_id, evidence in self.catalog.cr_steps(cr):
+                doc = docs.get(doc_id) or self.catalog.document(doc_id)
+                entries.append(TimelineEntry(date, "step", step, cr, doc_id, doc.title or doc.filename or "",
+                                             evidence))
+        return sorted(entries, key=lambda e: (e.date is None, (e.date or "")[:10], e.type == "step", e.doc_id))
+
+    def change_requests(self) -> list[dict]:
+        """Return every change request the papers mention, with state, products and document count."""
+        rows = []
+        for cr, count in self.catalog.known_values("change_request"):
+            steps = [lifecycle.Step(*s) for s in self.catalog.cr_steps(cr)]
+            dated = [s.date for s in steps if s.date]
+            rows.append({"id": cr, "kind": "order" if is_change_order(cr) else "request",
+                         "state": lifecycle.current_state(steps),
+                         "products": [p for p, _, _ in affected_products(self.catalog, cr)],
+                         "documents": count, "last_step_date": max(dated) if dated else None})
+        return rows
+
+    def change_request(self, ref: str) -> ChangeRequest:
+        """Return one change request: its documents, affected products and lifecycle steps."""
+        node = self.resolve_node(ref)
+        if not node.startswith("cr:"):
+            raise NotFound(f"{ref}: not a change request")
+        cr = node[3:]
+        steps = self.catalog.cr_steps(cr)
+        doc_ids = self.catalog.docs_referring("change_request", cr)
+        docs = self.catalog.documents(doc_ids)
+        documents = []
+        for doc_id in doc_ids:
+            d = docs[doc_id]
+            evidence = [r for r in self.catalog.refs_of(doc_id) if r.kind == "change_request" and r.value == cr]
+            documents.append({"doc_id": d.id, "sha256": d.sha256, "title": d.title or d.filename, "date": d.date,
+                              "format": d.format, "evidence": evidence[0].evidence if evidence else "",
+                              "where": evidence[0].where if evidence else ""})
+        return ChangeRequest(
+            cr, "order" if is_change_order(cr) else "request",
+            lifecycle.current_state([lifecycle.Step(*s) for s in steps]),
+            [{"code": p, "doc_id": d, "evidence": e} for p, d, e in affected_products(self.catalog, cr)],
+            documents, [{"step": s, "date": dt, "doc_id": d, "evidence": e} for s, dt, d, e in steps])
+
+    def export_graph(self, fmt: str, out: IO | Path) -> dict:
+        """Write the whole graph in a format for other tools; return its counts."""
+        g = self.graph()
+        try:
+            g.export(fmt, out)
+        except xref.XrefError as exc:
+            raise QueryError(str(exc)) from exc
+        return g.stats()
+
+
+def _public_id(node: str) -> int | str:
+    kind, _, value = node.partition(":")
+    return int(value) if kind == "doc" and value.isdigit() else value
+
+
+def _title(node) -> str:
+    return node.attrs.get("title") or node.label if node.kind == "document" else (
+        f"{node.label} ({node.attrs['name']})" if node.attrs.get("name") else node.label)
+
+
