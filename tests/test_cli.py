@@ -20,7 +20,8 @@ INGEST_KEYS = {"source", "sha256", "doc_id", "status", "reason", "format", "warn
 SEARCH_KEYS = {"doc_id", "sha256", "title", "source", "format", "date", "score", "snippet"}
 SHOW_KEYS = {"doc_id", "sha256", "title", "author", "subject", "keywords", "created", "modified", "date",
              "format", "mime", "size", "pages", "filename", "sources", "attachments", "attached_to",
-             "text_length", "state", "reason", "ingested_at", "ocr", "metadata", "text_start"}
+             "text_length", "state", "reason", "ingested_at", "ocr", "metadata", "text_start",
+             "doc_number", "revision", "products", "change_requests", "cites", "references"}
 
 
 def test_init_creates_the_archive_layout(tmp_path):
