@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,16 @@ def _check(name: str, value: Any) -> None:
             f"archive.toml: {name} must be {expected.__name__}, not {type(value).__name__}")
     if isinstance(value, (int, float)) and value < 0:
         raise ConfigError(f"archive.toml: {name} must not be negative")
+    if isinstance(value, list) and not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"archive.toml: {name} must be a list of non-empty strings")
+    if name == "refs.change_request_patterns":
+        for pattern in value:
+            try:
+                groups = re.compile(pattern).groupindex
+            except re.error as exc:
+                raise ConfigError(f"archive.toml: {name}: {pattern!r} is not a regular expression: {exc}") from exc
+            if "number" not in groups:
+                raise ConfigError(f"archive.toml: {name}: {pattern!r} needs a group (?P<number>...)")
 
 
 def load(root: Path) -> Config:
