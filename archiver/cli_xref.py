@@ -10,7 +10,8 @@ from archiver import output
 from archiver.archive import Archive
 from archiver.cli import json_option, main, with_archive
 
-RELATIONS = ("mentions", "concerns", "cites", "is", "supersedes", "attachment_of", "replies_to", "affects")
+RELATIONS = ("mentions", "concerns", "cites", "is", "supersedes", "attachment_of", "replies_to", "affects",
+             "version_of")
 
 
 @main.group(invoke_without_command=True)

@@ -6,18 +6,35 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from archiver.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting of archive.toml: its dotted name, default and help text."""
+    """One setting of archive.toml: its dotted name, default, help text and optional extra check.
+
+    ``check(value)`` raises ConfigError (or ValueError, with a one-line message)
+    when a value of the right type is still wrong.
+    """
 
     name: str
     default: Any
     help: str
+    check: Callable[[Any], None] | None = None
+
+
+def _patterns(value: list) -> None:
+    for pattern in value:
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError("must be a list of non-empty strings")
+        try:
+            groups = re.compile(pattern).groupindex
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+        if "number" not in groups:
+            raise ValueError(f"{pattern!r} needs a group (?P<number>...)")
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -40,7 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.limit", 20, "Results shown by `archiver search` unless --limit says otherwise."),
     Setting("refs.change_request_patterns", [],
             "Regular expressions for change request ids, with groups prefix, year (optional) and number; "
-            "empty means the built-in CR/ECR/ECO/ECN/ECP/DCR forms."),
+            "empty means the built-in CR/ECR/ECO/ECN/ECP/DCR forms.", _patterns),
     Setting("refs.document_prefixes", [],
             "Prefixes of controlled document numbers such as SPEC-104 or DWG-3310; empty means the built-in "
             "SPEC, DWG, QP, WI, SOP, TS, TR, RPT, PS, TP, MAN."),
@@ -95,16 +112,14 @@ def _check(name: str, value: Any) -> None:
             f"archive.toml: {name} must be {expected.__name__}, not {type(value).__name__}")
     if isinstance(value, (int, float)) and value < 0:
         raise ConfigError(f"archive.toml: {name} must not be negative")
-    if isinstance(value, list) and not all(isinstance(v, str) and v for v in value):
+    setting = _BY_NAME[name]
+    if setting.check is None and isinstance(value, list) and not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"archive.toml: {name} must be a list of non-empty strings")
-    if name == "refs.change_request_patterns":
-        for pattern in value:
-            try:
-                groups = re.compile(pattern).groupindex
-            except re.error as exc:
-                raise ConfigError(f"archive.toml: {name}: {pattern!r} is not a regular expression: {exc}") from exc
-            if "number" not in groups:
-                raise ConfigError(f"archive.toml: {name}: {pattern!r} needs a group (?P<number>...)")
+    if setting.check is not None:
+        try:
+            setting.check(value)
+        except ValueError as exc:
+            raise ConfigError(f"archive.toml: {name}: {exc}") from exc
 
 
 def load(root: Path) -> Config:

@@ -40,6 +40,8 @@ def records(catalog: Catalog) -> tuple[list[Node], list[Edge]]:
         for product, doc_id, evidence in affected_products(catalog, cr):
             edges.append(Edge(f"cr:{cr}", f"product:{product}", "affects", evidence, f"document {doc_id}"))
     edges += _attachment_edges(catalog)
+    edges += [Edge(doc_node(new), doc_node(old), "version_of", path, "same path, changed content")
+              for new, old, path in catalog.versions()]
     edges += _reply_edges(docs, by_message_id)
     edges += _revision_edges(docs)
     return nodes, edges

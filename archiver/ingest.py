@@ -146,8 +146,13 @@ class Ingester:
     def _record_place(self, task: Task, doc_id: int) -> None:
         if task.message_id is not None:
             self.catalog.add_attachment(task.message_id, task.position, doc_id, task.filename or "")
-        else:
-            self.catalog.record_source(doc_id, task.label, task.size, task.mtime_ns)
+            return
+        before = self.catalog.source_at(task.label)
+        self.catalog.record_source(doc_id, task.label, task.size, task.mtime_ns)
+        if before is not None and before[0] != doc_id:
+            # The file at this path changed: a new version of that document, not an overwrite.
+            self.catalog.add_version(doc_id, before[0], task.label)
+            self.catalog.audit("ingest.new_version", doc_id, task.sha256, path=task.label, previous=before[0])
 
     def _commit(self, task: Task, ex: Extraction | None, reason: str | None) -> None:
         state = "rejected" if ex is None else ("waiting_ocr" if ex.needs_ocr else "indexed")

@@ -120,6 +120,29 @@ class Catalog(LinksMixin):
         """Record that a message carries a document as its attachment number ``position``."""
         self.db.execute("INSERT OR IGNORE INTO attachments VALUES (?,?,?,?)", (message_id, position, doc_id, name))
 
+    def add_version(self, doc_id: int, previous_id: int, path: str) -> None:
+        """Record that the content at ``path`` changed: ``doc_id`` is a new version of ``previous_id``."""
+        self.db.execute("INSERT OR IGNORE INTO versions VALUES (?,?,?,?)", (doc_id, previous_id, path, now()))
+
+    def versions(self) -> list[tuple[int, int, str]]:
+        """Return (doc_id, previous_id, path) of every recorded new version."""
+        return [tuple(r) for r in self.db.execute("SELECT doc_id, previous_id, path FROM versions ORDER BY rowid")]
+
+    def mark_source_gone(self, path: str) -> int | None:
+        """Record that the file at ``path`` went away (its original stays); return its document id."""
+        row = self.db.execute("SELECT doc_id FROM sources WHERE path=? AND status='present'", (path,)).fetchone()
+        if row is None:
+            return None
+        self.db.execute("UPDATE sources SET status='gone', last_seen=? WHERE path=?", (now(), path))
+        return row[0]
+
+    def present_sources_under(self, folder: str) -> list[tuple[str, int, int, int]]:
+        """Return (path, doc_id, size, mtime_ns) of every present source inside a folder."""
+        prefix = folder.rstrip("/") + "/"
+        return [tuple(r) for r in self.db.execute(
+            "SELECT path, doc_id, size, mtime_ns FROM sources WHERE status='present' AND substr(path, 1, ?) = ? "
+            "ORDER BY path", (len(prefix), prefix))]
+
     def add_reject(self, path: str, sha256: str | None, doc_id: int | None, reason: str) -> None:
         """Record that an input could not be read, and why."""
         self.db.execute("INSERT INTO rejects (path, sha256, doc_id, reason, at) VALUES (?,?,?,?,?)",

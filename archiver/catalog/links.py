@@ -130,7 +130,7 @@ class LinksMixin:
         parts = [self.db.execute(sql).fetchone() for sql in (
             "SELECT COUNT(*), MAX(id) FROM refs", "SELECT COUNT(*), MAX(id), SUM(linked) FROM documents",
             "SELECT COUNT(*) FROM attachments", "SELECT COUNT(*), MAX(updated_at) FROM products",
-            "SELECT COUNT(*), MAX(rowid) FROM cr_steps")]
+            "SELECT COUNT(*), MAX(rowid) FROM cr_steps", "SELECT COUNT(*) FROM versions")]
         return json.dumps([list(p) for p in parts])
 
     def graph_documents(self) -> list[tuple]:

@@ -126,3 +126,25 @@ ALTER TABLE documents ADD COLUMN linked INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX documents_number ON documents(doc_number);
 """),
 )
+
+MIGRATIONS += (
+    ("0003_versions_filed", """
+CREATE TABLE versions (
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    previous_id INTEGER NOT NULL REFERENCES documents(id),
+    path        TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (doc_id, previous_id, path)
+);
+CREATE INDEX versions_previous ON versions(previous_id);
+
+CREATE TABLE filed (
+    path        TEXT PRIMARY KEY,
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    rule        TEXT NOT NULL,
+    mode        TEXT NOT NULL,
+    at          TEXT NOT NULL
+);
+CREATE INDEX filed_doc ON filed(doc_id);
+"""),
+)
