@@ -49,6 +49,9 @@ def sniff_bytes(head: bytes, path: Path | None = None) -> Sniffed:
         return Sniffed("pdf", "application/pdf", "PDF document")
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(path)
+    if _is_mail(head):
+        # Before the binary check: a raw NUL in a header or body must not hide an e-mail.
+        return Sniffed("email", "message/rfc822", "an e-mail message")
     if not head.startswith(_BOMS) and not _looks_like_utf16(head):
         binary = _sniff_binary(head)
         if binary is not None:
