@@ -1,6 +1,7 @@
 """Extract the text (body, tables, headers, footers, text boxes, content controls) and core properties of DOCX files."""
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -9,7 +10,6 @@ from typing import Any
 
 import docx
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from lxml import etree
 
 from archiver.errors import ExtractionError
 from archiver.extract import Limits, register
@@ -29,22 +29,50 @@ _SKIPPED = {f"{_W}del", f"{_W}moveFrom", f"{_W}sdtPr", f"{_W}sdtEndPr", f"{_W}rP
 _MAIN_PART = "word/document.xml"
 _MAX_RATIO = 200            # inflated/compressed; ordinary DOCX XML stays well under 50
 _RATIO_FLOOR = 1_000_000    # small members may compress as they like
+_CHUNK = 1 << 20
 
 
-def check_zip(path: Path, limits: Limits) -> None:
-    """Refuse a file that is not a zip with a main document part, or that would inflate too far.
+def load_package(path: Path, limits: Limits) -> io.BytesIO:
+    """Check a DOCX zip and return an uncompressed copy of its XML parts for python-docx.
 
-    Python's zipfile never inflates a member past its declared size (a lying
-    member fails its CRC check), so checking the declared sizes bounds memory.
+    Declared sizes are checked first. Then only the XML parts are inflated, in
+    chunks, which zipfile stops at the declared size (a whole-member ``read()``,
+    as python-docx does, inflates everything before cutting it to that size).
+    Other parts (images, fonts, embeddings) become empty: they are never inflated.
 
     Raises:
-        ExtractionError: Not a zip, no word/document.xml, or a zip bomb.
+        ExtractionError: Not a zip, no word/document.xml, a zip bomb, or a corrupt part.
     """
+    copy = io.BytesIO()
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(path) as archive, zipfile.ZipFile(copy, "w", zipfile.ZIP_STORED) as out:
             members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise ExtractionError(f"not a valid DOCX: {exc}") from exc
+            _check_declared(members, limits)
+            written: set[str] = set()
+            for member in members:
+                if member.is_dir() or member.filename in written:
+                    continue
+                written.add(member.filename)
+                xml = member.filename.lower().endswith((".xml", ".rels"))
+                out.writestr(member.filename, _inflate(archive, member) if xml else b"")
+    except ExtractionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zipfile raises BadZipFile, OSError, EOFError, zlib.error...
+        raise ExtractionError(f"not a valid DOCX: {_short(exc)}") from exc
+    copy.seek(0)
+    return copy
+
+
+def _inflate(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    chunks = []
+    with archive.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_declared(members: list[zipfile.ZipInfo], limits: Limits) -> None:
+    """Check the main part is there and the declared sizes and compression ratios are sane."""
     if _MAIN_PART not in {m.filename for m in members}:
         raise ExtractionError(f"not a valid DOCX: {_MAIN_PART} missing")
     declared = sum(m.file_size for m in members)
@@ -180,11 +208,16 @@ def _core_date(props: Any, name: str, warnings: list[str]) -> datetime | None:
     return None
 
 
-def _open(path: Path) -> Any:
+def _open(package: io.BytesIO) -> Any:
     try:
-        return docx.Document(str(path))
-    except (etree.LxmlError, KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
-        raise ExtractionError(f"not a valid DOCX: {exc}") from exc
+        return docx.Document(package)
+    except Exception as exc:  # noqa: BLE001 - broken packages raise zlib, lxml, KeyError, ValueError...
+        raise ExtractionError(f"not a valid DOCX: {_short(exc)}") from exc
+
+
+def _short(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
 
 
 class DocxExtractor:
@@ -198,15 +231,16 @@ class DocxExtractor:
         """Check the zip, then read headers, body and footers in order, and the core properties."""
         if Path(path).stat().st_size == 0:
             raise ExtractionError("empty file")
-        check_zip(Path(path), limits)
-        document = _open(Path(path))
+        document = _open(load_package(Path(path), limits))
         warnings: list[str] = []
         try:
             headers, footers = _headers_footers(document)
             body = list(blocks(document.element.body))
             props = _core_properties(document, warnings)
-        except (etree.LxmlError, KeyError, ValueError) as exc:
-            raise ExtractionError(f"not a valid DOCX: {exc}") from exc
+        except RecursionError as exc:
+            raise ExtractionError("not a valid DOCX: content nested too deeply") from exc
+        except Exception as exc:  # noqa: BLE001 - malformed parts fail in many ways
+            raise ExtractionError(f"not a valid DOCX: {_short(exc)}") from exc
         lines = [line for line in headers + body + footers if line.strip()]
         text, cut = truncate("\n".join(lines), limits)
         return Extraction(

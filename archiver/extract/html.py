@@ -8,17 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from bs4.element import CData, NavigableString, PageElement, PreformattedString, Tag
 
 from archiver.extract import Limits, register
 from archiver.extract.text import decode_bytes, read_nonempty, truncate
 from archiver.records import Extraction, Page
 
-_INVISIBLE = ["script", "style", "noscript", "template", "meta", "link", "base", "object", "embed"]
-_BLOCKS = [
+_INVISIBLE = frozenset({"script", "style", "noscript", "template", "meta", "link", "base", "object", "embed"})
+_CELLS = frozenset({"td", "th"})
+_BLOCKS = frozenset({
     "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "fieldset",
     "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
     "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "title", "tr", "ul",
-]
+})
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 # What browsers do (WHATWG Encoding): these labels mean windows-1252 or UTF-8.
 _CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252",
@@ -82,18 +84,26 @@ def html_to_text(markup: str) -> str:
 
 
 def _visible_text(soup: BeautifulSoup) -> str:
-    for tag in soup.find_all(_INVISIBLE):
-        tag.decompose()
-    for tag in soup.find_all(hidden=True):
-        tag.decompose()
-    for tag in soup.find_all("br"):
-        tag.replace_with("\n")
-    for tag in soup.find_all(["td", "th"]):
-        tag.insert_after("\t")
-    for tag in soup.find_all(_BLOCKS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (_table_line(line) for line in soup.get_text().split("\n"))
+    """Walk the tree without changing it (bs4's insert_after is quadratic on deep nesting)."""
+    out: list[str] = []
+    stack: list[tuple[PageElement, bool]] = [(soup, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            out.append("\t" if node.name in _CELLS else "\n")
+        elif isinstance(node, NavigableString):
+            if not isinstance(node, PreformattedString) or isinstance(node, CData):
+                out.append(str(node))       # comments, doctypes and processing instructions are skipped
+        elif isinstance(node, Tag) and node.name not in _INVISIBLE and not node.has_attr("hidden"):
+            if node.name == "br":
+                out.append("\n")
+                continue
+            if node.name in _BLOCKS:
+                out.append("\n")
+            if node.name in _BLOCKS or node.name in _CELLS:
+                stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.contents))
+    lines = (_table_line(line) for line in "".join(out).split("\n"))
     return "\n".join(line for line in lines if line)
 
 

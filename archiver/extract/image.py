@@ -14,9 +14,11 @@ from archiver.errors import ExtractionError
 from archiver.extract import Limits, register
 from archiver.records import Extraction, Page
 
-# Frames of these formats are pages; frames of GIF, WebP or APNG are an animation of one picture.
-_PAGED_FORMATS = {"TIFF", "MPO"}
+# Frames of TIFF files are pages; frames of GIF, WebP, APNG or MPO are views of one picture.
+_PAGED_FORMATS = {"TIFF"}
 _BOMB_SIZE = re.compile(r"\((\d+) pixels\)")
+# Only the decoders we mean to use: never EPS (Ghostscript) or other exotic plugins.
+_FORMATS = ("PNG", "JPEG", "TIFF", "GIF", "BMP", "WEBP")
 
 
 @contextlib.contextmanager
@@ -74,7 +76,8 @@ def _metadata(image: Any, frames: int) -> dict[str, Any]:
 
 def _read(path: Path, limits: Limits) -> tuple[int, dict[str, Any], list[str]]:
     """Open and fully decode the image; return its page count, metadata and warnings."""
-    with _pixel_limit(limits.max_image_pixels), Image.open(path) as image:
+    Image.init()   # register every plugin, or `formats=` may name one not loaded yet
+    with _pixel_limit(limits.max_image_pixels), Image.open(path, formats=_FORMATS) as image:
         pages, notes = _inspect(image, limits)
         return pages, _metadata(image, getattr(image, "n_frames", 1) or 1), notes
 

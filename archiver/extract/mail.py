@@ -1,11 +1,12 @@
 """Extract the headers, body text and attachments of e-mail messages (.eml, RFC 822)."""
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import re
 from datetime import datetime
-from email import policy
-from email.header import decode_header
+from email import policy, quoprimime
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -20,6 +21,9 @@ from archiver.extract.text import read_nonempty, truncate
 from archiver.records import Attachment, Extraction, Page
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
+_WORD = r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?="
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(rf"({_WORD})\s+(?={_WORD})")
 _MESSAGE_ID = re.compile(r"<[^<>\s]*>")
 _ADDRESS_HEADERS = ("from", "to", "cc", "bcc")
 
@@ -48,30 +52,29 @@ def _decode_lenient(data: bytes, charset: str | None) -> str:
 
 
 def decode_header_value(raw: str | None) -> str:
-    """Decode one raw header value: unfold it, decode RFC 2047 words; never raise.
+    """Decode one raw header value: unfold it and decode its RFC 2047 words; never raise.
 
-    Unknown charsets in encoded words fall back to Latin-1; a malformed
-    encoded word is kept as it is.
+    Each encoded word is decoded on its own, so one malformed word stays as
+    written without losing the others; unknown charsets fall back to Latin-1.
     """
     if raw is None:
         return ""
     text = _FOLD.sub("", _raw_bytes_text(str(raw)))
-    if "=?" not in text:
-        return text.strip()
-    try:
-        chunks = decode_header(text)
-    except Exception:  # noqa: BLE001 - HeaderParseError, binascii errors and others
-        return text.strip()
-    decoded = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, str):
-            decoded.append(chunk)
-        elif charset is None:
-            # decode_header re-encodes the plain parts with raw-unicode-escape.
-            decoded.append(chunk.decode("raw-unicode-escape", errors="replace"))
-        else:
-            decoded.append(_decode_lenient(chunk, charset))
-    return "".join(decoded).strip()
+    text = _BETWEEN_WORDS.sub(r"\1", text)   # RFC 2047: space between adjacent words is not text
+    return _ENCODED_WORD.sub(_decode_word, text).strip()
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    charset, encoding, payload = match.groups()
+    charset = charset.split("*")[0]            # RFC 2231 language suffix: utf-8*en
+    if encoding in "Bb":
+        try:
+            data = base64.b64decode(payload + "=" * (-len(payload) % 4))
+        except (binascii.Error, ValueError):
+            return match.group(0)
+    else:
+        data = quoprimime.header_decode(payload).encode("latin-1", "replace")
+    return _decode_lenient(data, charset)
 
 
 def _headers(message: Message) -> dict[str, list[str]]:
@@ -119,6 +122,7 @@ def _header_fields(message: Message, warnings: list[str]) -> tuple[dict[str, Any
     headers = _headers(message)
 
     def first(name: str) -> str | None:
+        """Return the first value of a header, decoded, or None."""
         values = headers.get(name)
         return (decode_header_value(values[0]) or None) if values else None
 
@@ -145,7 +149,8 @@ def _filename(part: Message) -> str | None:
 
 
 def _is_attachment(part: Message) -> bool:
-    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    # str(): compat32 returns a Header object, not a str, for a header with 8-bit bytes.
+    disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
     if disposition == "attachment" or _filename(part):
         return True
     return part.get_content_type() not in ("text/plain", "text/html")
@@ -183,6 +188,7 @@ class _Walk:
         self.attachments: list[Attachment] = []
 
     def visit(self, part: Message) -> None:
+        """Sort one part, recursing into multiparts (but not into attached messages)."""
         content_type = part.get_content_type()
         if part.is_multipart() and content_type != "message/rfc822":
             for child in part.get_payload():
@@ -230,11 +236,15 @@ class MailExtractor:
         """Parse the message; headers never fail it, attachments are returned as data."""
         message = _parse(Path(path))
         warnings: list[str] = []
-        fields, moment, date_raw = _header_fields(message, warnings)
-        walk = _Walk()
-        walk.visit(message)
-        chosen = walk.plain or walk.html
-        body = "\n\n".join(_body_text(part, warnings).strip() for part in chosen)
+        try:
+            fields, moment, date_raw = _header_fields(message, warnings)
+            walk = _Walk()
+            walk.visit(message)
+            body = "\n\n".join(_body_text(part, warnings).strip() for part in walk.plain or walk.html)
+        except RecursionError as exc:
+            raise ExtractionError("unreadable e-mail: MIME parts nested too deeply") from exc
+        except Exception as exc:  # noqa: BLE001 - the email package has many odd paths on broken input
+            raise ExtractionError(f"unreadable e-mail: {exc}") from exc
         text, cut = truncate(_header_block(fields, date_raw) + body, limits)
         return Extraction(
             pages=(Page(number=1, text=text),),

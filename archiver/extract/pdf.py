@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import mmap
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -77,6 +78,15 @@ def _short(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _check_envelope(path: Path) -> None:
+    """Give a clear reason for the commonest breakages before pypdf gives an obscure one."""
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if data.find(b"%PDF-", 0, 1024) < 0:
+            raise ExtractionError("corrupt PDF: no %PDF- header")
+        if data.rfind(b"%%EOF") < 0:
+            raise ExtractionError("corrupt PDF: truncated (no %%EOF marker)")
 
 
 def _open(path: Path) -> tuple[PdfReader, bool]:
@@ -222,6 +232,7 @@ class PdfExtractor:
         if Path(path).stat().st_size == 0:
             raise ExtractionError("empty file")
         warnings: list[str] = []
+        _check_envelope(Path(path))
         with _pdf_errors():
             reader, encrypted = _open(Path(path))
             page_count = len(reader.pages)

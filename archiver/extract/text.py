@@ -51,10 +51,8 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 def _decode(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            try:
-                return data.decode(encoding), encoding
-            except UnicodeDecodeError as exc:
-                raise ExtractionError(f"undecodable text: broken {encoding.upper()}") from exc
+            # A byte-order mark is strong evidence: a few broken sequences become U+FFFD.
+            return data.decode(encoding, errors="replace"), encoding
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -155,7 +153,7 @@ class TextExtractor:
         return Extraction(
             pages=(Page(number=1, text=text),),
             title=markdown_title(text) if self.markdown else None,
-            metadata={"encoding": encoding, "lines": text.count("\n") + 1},
+            metadata={"encoding": encoding, "lines": len(text.splitlines())},
             warnings=warnings,
         )
 
