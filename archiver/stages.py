@@ -120,7 +120,7 @@ def _sniff_zip_bytes(data: bytes, fallback: Sniffed) -> Sniffed:
             if "word/document.xml" in zf.namelist():
                 from archiver.sniff import DOCX_MIME
                 return Sniffed("docx", DOCX_MIME, "Word document (DOCX)")
-    except (zipfile.BadZipFile, ValueError):
+    except Exception:  # noqa: BLE001 - any damage: not a DOCX we can name
         pass
     return fallback
 

@@ -7,11 +7,13 @@ file costs one worker, never the batch.
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import resource
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterable, Iterator
@@ -31,6 +33,10 @@ class Outcome:
 
 def _worker_main(conn: Connection, memory_mb: int) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    # Parsers log and warn about every oddity of a damaged file on stderr; what matters
+    # reaches the user as the extraction's warnings or its one-line reason instead.
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
