@@ -12,6 +12,7 @@ from archiver import linking
 from archiver.catalog import Catalog
 from archiver.crossref import CrossRefs
 from archiver.errors import (Ambiguous, IndexOutdated, NotAnArchiveError, NotFound, QueryError)
+from archiver.filing.filer import Explanation, Filer, FilingReport
 from archiver.ingest import Ingester, Progress
 from archiver.ocr_queue import OcrQueue, OcrReport
 from archiver.lock import writer_lock
@@ -117,7 +118,23 @@ class Archive(CrossRefs):
             if self.config["ocr.enabled"] if ocr is None else ocr:
                 report = self._ocr(ocr_progress)
                 results = self._refresh(results)
+            if self.config["filing.enabled"]:
+                self._filer().run(only={r.doc_id for r in results if r.doc_id is not None})
             return IngestReport(results, report)
+
+    def file(self, dry_run: bool = False) -> FilingReport:
+        """Bring the filed tree in line with the filing rules; ``dry_run`` only says what would change."""
+        if dry_run:
+            return self._filer().run(dry_run=True)
+        with self.writing():
+            return self._filer().run()
+
+    def explain_filing(self, ref: str) -> Explanation:
+        """Say which filing rule places a document where, and why the others do not."""
+        return self._filer().explain(self.resolve(ref))
+
+    def _filer(self) -> Filer:
+        return Filer(self.catalog, self.store, self.config)
 
     def ocr(self, progress: Progress | None = None) -> OcrReport:
         """Read every page that waits for OCR."""
@@ -206,8 +223,8 @@ class Archive(CrossRefs):
         (codes, names or aliases; change request ids in any written form).
         """
         limit = limit or self.config["search.limit"]
-        products = [self.resolve_node(p).partition(":")[2] for p in products]
-        change_requests = [self.resolve_node(c).partition(":")[2] for c in change_requests]
+        products = [self.resolve_product(p) for p in products]
+        change_requests = [self.resolve_change_request(c) for c in change_requests]
         try:
             hits, total = self.fulltext.search(query, formats=formats, after=after, before=before,
                                                limit=limit, text_of=self.catalog.text, products=products,
@@ -277,6 +294,19 @@ class Archive(CrossRefs):
     def rejects(self) -> list[Reject]:
         """Return every input that could not be read, with its reason."""
         return self.catalog.rejects()
+
+    # -- evidence export and verification (archiver.export, archiver.verify) -----
+
+    def export(self, request, out: Path | None = None, *, as_zip: bool = False, dry_run: bool = False,
+               at: datetime | None = None):
+        """Write the documents a request selects as a verifiable evidence bundle; see :mod:`archiver.export`."""
+        from archiver import export
+        return export.export(self, request, out, as_zip=as_zip, dry_run=dry_run, at=at)
+
+    def verify(self, path: Path | None = None):
+        """Verify a bundle at ``path``, or, without one, this archive's originals and audit chain."""
+        from archiver import verify
+        return verify.verify_bundle(path) if path is not None else verify.verify_archive(self)
 
 
 def _parse(value: str | None) -> datetime | None:

@@ -114,6 +114,24 @@ class CrossRefs:
         counts = self.catalog.product_document_counts()
         return [(p, counts.get(p.code, 0)) for p in self.catalog.products()]
 
+    def resolve_product(self, ref: str) -> str:
+        """Return the code of the registered product named by a code, name or alias."""
+        wanted = normalise_dashes(ref.strip()).lower()
+        for p in self.catalog.products():
+            if wanted in {normalise_dashes(t).lower() for t in (p.code, p.name, *p.aliases)}:
+                return p.code
+        raise NotFound(f"{ref}: no such product (see: archiver products)")
+
+    def resolve_change_request(self, ref: str) -> str:
+        """Return the canonical id of a change request written in any form."""
+        found = [r for r in self.recognizer().find(Fields(title=normalise_dashes(ref.strip())))
+                 if r.kind == "change_request"]
+        if len(found) != 1 or found[0].evidence != normalise_dashes(ref.strip()):
+            raise QueryError(f"{ref}: not a change request id (like CR-2024-0142 or ECO-1123)")
+        if not self.catalog.docs_referring("change_request", found[0].value):
+            raise NotFound(f"{ref}: no document refers to it")
+        return found[0].value
+
     def resolve_node(self, ref: str) -> str:
         """Return the graph id named by a document, product, change request or document number."""
         ref = normalise_dashes(ref.strip())
@@ -168,7 +186,7 @@ class CrossRefs:
         catalog_kind = {"cr": "change_request", "product": "product", "docnum": "doc_number"}[kind]
         doc_ids = self.catalog.docs_referring(catalog_kind, value)
         crs = [value] if kind == "cr" else (
-            [r.value for r in self.related(ref).neighbours if r.kind == "change_request" and r.relation == "affects"]
+            [str(n.id) for n in self.related(ref).neighbours if n.kind == "change_request" and n.relation == "affects"]
             if kind == "product" else [])
         docs = self.catalog.documents(doc_ids)
         entries = [TimelineEntry(d.date, "document", None, None, d.id, d.title or d.filename or "", "")

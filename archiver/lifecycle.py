@@ -79,8 +79,9 @@ def parse_date(text: str) -> str | None:
 
 def steps_of(paper: Paper) -> list[Step]:
     """Return the lifecycle steps one document shows for one change request."""
-    head = f"{paper.title} {paper.filename}"
     opening = paper.text[:300]
+    first_line = opening.strip().split("\n", 1)[0] if opening.strip() else ""
+    head = f"{paper.title} {paper.filename} {first_line if not paper.title else ''}"
     own_date = (paper.date or "")[:10] or None
     steps: list[Step] = []
     if paper.headline and _REQUEST.search(head) and not _REVIEW.search(head):
@@ -88,7 +89,6 @@ def steps_of(paper: Paper) -> list[Step]:
         steps.append(Step("requested", when, paper.doc_id, _clip(head)))
     if paper.headline and _REVIEW.search(head):
         steps.append(Step("reviewed", own_date, paper.doc_id, _clip(head)))
-    first_line = opening.strip().split("\n", 1)[0] if opening.strip() else ""
     meeting = bool(_MEETING.search(head) or _MEETING.search(first_line)) and not _REVIEW.search(head)
     for window in _windows(paper):
         if meeting and not paper.headline:

@@ -61,11 +61,18 @@ def paper_for(catalog: Catalog, doc_id: int, cr: str) -> lifecycle.Paper:
         doc_id=doc_id, title=doc.title or "", filename=doc.filename or "", date=doc.date, text=text,
         doc_number=doc.doc_number,
         mentions=tuple(starts[r.where] + r.offset for r in mine if r.where in starts),
-        headline=any(r.where in ("title", "filename") for r in mine),
+        headline=any(r.where in ("title", "filename") or (r.where == "page 1" and r.offset < _first_line_end(text))
+                     for r in mine),
         change_orders=tuple(sorted({r.value for r in refs if r.kind == "change_request"
                                     and r.value.startswith(CHANGE_ORDER_PREFIXES)})),
         order_headline=any(r.kind == "change_request" and r.value.startswith(CHANGE_ORDER_PREFIXES)
                            and r.where in ("title", "filename") for r in refs))
+
+
+def _first_line_end(text: str) -> int:
+    start = len(text) - len(text.lstrip())
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
 
 
 def affected_products(catalog: Catalog, cr: str) -> list[tuple[str, int, str]]:

@@ -15,8 +15,8 @@ from typing import Iterable, Iterator
 DASH = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
 _D = "\\" + DASH                       # the dashes, escaped for use inside [...]
 _SEP = f"[ _{_D}]"
-_LEFT = r"(?<![A-Za-z0-9])"
-_RIGHT = rf"(?![A-Za-z0-9]|[{_D}.,][0-9])"
+_LEFT = r"(?<![^\W_])"                  # not glued to a letter or digit (any script)
+_RIGHT = rf"(?![^\W_]|[{_D}.,]\d)"
 CONTEXT = 60
 
 DEFAULT_CR_PATTERNS = [
@@ -59,6 +59,7 @@ class Fields:
     subject: str = ""
     keywords: str = ""
     pages: tuple[str, ...] = ()
+    controlled: bool = True          # may have a number of its own (an e-mail never has)
 
     def items(self) -> Iterator[tuple[str, str]]:
         """Yield (where, text) for every non-empty field."""
@@ -96,16 +97,17 @@ class Recognizer:
     def __init__(self, products: Iterable[Product], cr_patterns: Iterable[str] = DEFAULT_CR_PATTERNS,
                  doc_prefixes: Iterable[str] = DEFAULT_DOC_PREFIXES):
         self.products = list(products)
-        self._product_of: dict[str, str] = {}
-        terms = []
+        owner: dict[str, str] = {}
         for p in self.products:
             for term in (p.code, p.name, *p.aliases):
                 if term and term.strip():
-                    self._product_of[_key(term)] = p.code
-                    terms.append(term)
-        terms = sorted(set(terms), key=lambda t: (-len(t), t))
-        self._products = (re.compile(_LEFT + "(?:" + "|".join(_loose(t) for t in terms) + ")" + _RIGHT, re.I)
-                          if terms else None)
+                    owner.setdefault(term.strip(), p.code)
+        # Longest first, so that "Widget X Pro" wins over "Widget X"; one named group per
+        # term tells which product matched (case folding may change the text, e.g. "ſ").
+        terms = sorted(owner, key=lambda t: (-len(t), t))
+        self._product_of = {f"t{i}": owner[t] for i, t in enumerate(terms)}
+        self._products = (re.compile(_LEFT + "(?:" + "|".join(f"(?P<t{i}>{_loose(t)})" for i, t in enumerate(terms))
+                                     + ")" + _RIGHT, re.I) if terms else None)
         self._crs = [re.compile(_LEFT + "(?:" + p + ")" + _RIGHT, re.I) for p in cr_patterns]
         prefixes = "|".join(sorted((re.escape(p) for p in doc_prefixes), key=len, reverse=True))
         self._docs = re.compile(
@@ -125,7 +127,7 @@ class Recognizer:
     def _find_products(self, text: str, where: str) -> list[Reference]:
         if self._products is None:
             return []
-        return [Reference("product", self._product_of[_key(m.group(0))], "mentions", m.group(0), where,
+        return [Reference("product", self._product_of[m.lastgroup], "mentions", m.group(0), where,
                           m.start(), _context(text, m)) for m in self._products.finditer(text)]
 
     def _find_crs(self, text: str, where: str) -> list[Reference]:
@@ -155,14 +157,15 @@ def canonical_cr(m: re.Match) -> str:
     return f"{prefix}-{year}-{groups['number']}" if year else f"{prefix}-{groups['number']}"
 
 
-_OWN_LABEL = re.compile(r"(?i)\b(?:document|doc\.?|number|no\.?|specification|drawing)\s*(?:no\.?|number)?\s*[:#]\s*$")
+_OWN_LABEL = re.compile(r"(?i)(?:\b(?:document|doc\.?)\s*(?:no\.?|number|id)?|\b(?:drawing|specification|spec\.?|"
+                        r"procedure|instruction)\s*(?:no\.?|number))\s*[:#]\s*$")
 _REVISION_LABEL = re.compile(r"(?i)\b(?:revision|rev\.?)\s*[:#]?\s*(?P<rev>[A-Z]{1,2}|[0-9]{1,3})(?![A-Za-z0-9])")
 _HEADER_CHARS = 400
 
 
 def _assign_roles(refs: list[Reference], fields: Fields) -> list[Reference]:
     """Mark the document's own number (from title, file name or first-page label) as ``is``."""
-    own = _own_number(refs, fields)
+    own = _own_number(refs, fields) if fields.controlled else None
     if own is None:
         return refs
     value, revision = own
@@ -177,7 +180,9 @@ def _assign_roles(refs: list[Reference], fields: Fields) -> list[Reference]:
 
 def _own_number(refs: list[Reference], fields: Fields) -> tuple[str, str | None] | None:
     docs = [r for r in refs if r.kind == "doc_number"]
+    heading = _heading_start(fields.pages[0]) if fields.pages else -1
     candidates = ([r for r in docs if r.where == "title"] or [r for r in docs if r.where == "filename"]
+                  or [r for r in docs if r.where == "page 1" and r.offset == heading]
                   or [r for r in docs if r.where == "page 1" and r.offset < _HEADER_CHARS
                       and _OWN_LABEL.search(fields.pages[0][max(0, r.offset - 40):r.offset])])
     if not candidates:
@@ -193,8 +198,13 @@ def _own_number(refs: list[Reference], fields: Fields) -> tuple[str, str | None]
     return first.value, revision
 
 
-def _key(term: str) -> str:
-    return " ".join(normalise_dashes(term).lower().split())
+def _heading_start(text: str) -> int:
+    """Return where the first line starts when it has more lines after it (a heading names its document)."""
+    start = len(text) - len(text.lstrip())
+    first_end = text.find("\n", start)
+    if first_end < 0 or not text[first_end:].strip():
+        return -1
+    return start + len(re.match(r"[#*\s]*", text[start:]).group(0))
 
 
 def _context(text: str, m: re.Match) -> str:

@@ -1365,7 +1365,7 @@ def make_scans() -> None:
 LIFECYCLE = [
     ("CR-2024-0142", "WX-100", [
         ("requested", CR_FILES["CR-2024-0142"]),
-        ("reviewed", "inbox/change-requests/review_CR-2024-0142_final.pdf, inbox/suppliers/Acme_Quotation_24-0917.pdf, the three mails in inbox/mail/"),
+        ("reviewed", "inbox/change-requests/review_CR-2024-0142_final.pdf and the review summary mails inbox/mail/2024-10-02_Resume_of_review.eml, inbox/mail/2024-10-03_Re_Resume_of_review.eml (inputs to the review: inbox/suppliers/Acme_Quotation_24-0917.pdf and the mail that sent it)"),
         ("presented", "inbox/meetings/2024-10-08_CCB_minutes.md (approved)"),
         ("approved", "inbox/scans/SCAN_20241010_0931.png (signed decision record)"),
         ("authorised", "inbox/change-requests/ECO-1123.pdf"),

@@ -54,11 +54,11 @@ class LinksMixin:
 
     def link_fields(self, doc_id: int) -> Fields:
         """Return the texts of a document that references are found in."""
-        title, filename, subject, keywords = self.db.execute(
-            "SELECT title, filename, subject, keywords FROM documents WHERE id=?", (doc_id,)).fetchone()
+        title, filename, subject, keywords, fmt = self.db.execute(
+            "SELECT title, filename, subject, keywords, format FROM documents WHERE id=?", (doc_id,)).fetchone()
         pages = tuple(r[0] for r in self.db.execute(
             "SELECT text FROM pages WHERE doc_id=? ORDER BY number", (doc_id,)))
-        return Fields(title or "", filename or "", subject or "", keywords or "", pages)
+        return Fields(title or "", filename or "", subject or "", keywords or "", pages, fmt != "email")
 
     def replace_refs(self, doc_id: int, refs: list[Reference]) -> None:
         """Store a document's references (replacing older ones) and its own number; needs re-indexing."""
