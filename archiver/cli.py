@@ -378,6 +378,10 @@ def reindex(archive: Archive, as_json: bool) -> None:
 
 
 from archiver import cli_xref  # noqa: E402,F401  (registers the cross-reference commands)
+from archiver import cli_export  # noqa: E402,F401  (registers export and verify)
+from archiver import cli_file  # noqa: E402,F401  (registers the file command)
+from archiver import cli_watch  # noqa: E402,F401  (registers the watch command)
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # Run through the package module, where every command group is registered.
+    from archiver.__main__ import main as _main  # noqa: F401  (running it is the import's effect)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from archiver.errors import ConfigError
+from archiver.filing import rules as filing_rules
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,27 @@ def _patterns(value: list) -> None:
             raise ValueError(f"{pattern!r} needs a group (?P<number>...)")
 
 
+def _export_prefix(value: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_]{0,19}", value):
+        raise ValueError("must be 1 to 20 letters, digits or underscores, e.g. ARC")
+
+
+def _export_digits(value: int) -> None:
+    if not 4 <= value <= 12:
+        raise ValueError("must be from 4 to 12")
+
+
+def _export_profile(value: str) -> None:
+    if value not in ("edrm", "doj"):
+        raise ValueError("must be edrm or doj")
+
+
+def _export_fields(value: dict) -> None:
+    for key, name in value.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[^\x00-\x1f\x7f\u00fe\u00ae]+", name):
+            raise ValueError(f"{key}: the new name must be a non-empty string without control characters, þ or ®")
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("inboxes", ["inbox"],
             "Inbox folders the watcher takes files from (relative to the archive folder or absolute)."),
@@ -54,6 +76,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest total uncompressed size in MiB of a DOCX (zip) before it is rejected as a zip bomb."),
     Setting("lock.timeout", 300,
             "Seconds a writing command waits for another writer to finish before giving up."),
+    Setting("watch.settle", 2.0,
+            "Seconds a file's size and modification time must hold still before the watcher takes it "
+            "(after a close-write event, a short confirmation is enough)."),
+    Setting("watch.polling_interval", 30.0,
+            "Seconds between scans of the inboxes with `watch --polling` (network shares that report no events)."),
+    Setting("watch.rescan_interval", 300.0,
+            "Seconds between full rescans of the inboxes, which catch events the system dropped; 0 turns them off."),
+    Setting("watch.ignore", ["~$*", ".*", "*.part", "*.partial", "*.crdownload", "*.tmp", "*.swp", "Thumbs.db",
+                             "desktop.ini", ".DS_Store"],
+            "File and folder name patterns (fnmatch, any case) the watcher never takes: temporary and hidden files."),
+    Setting("watch.move_to", "",
+            "Folder (relative to the archive folder or absolute) the watcher moves each file into once it is "
+            "committed, keeping its path below the inbox; empty leaves files where they are."),
     Setting("search.limit", 20, "Results shown by `archiver search` unless --limit says otherwise."),
     Setting("refs.change_request_patterns", [],
             "Regular expressions for change request ids, with groups prefix, year (optional) and number; "
@@ -61,6 +96,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("refs.document_prefixes", [],
             "Prefixes of controlled document numbers such as SPEC-104 or DWG-3310; empty means the built-in "
             "SPEC, DWG, QP, WI, SOP, TS, TR, RPT, PS, TP, MAN."),
+    Setting("export.prefix", "ARC",
+            "Prefix of the control numbers an export gives its documents, e.g. ARC for ARC-00000001.",
+            _export_prefix),
+    Setting("export.digits", 8, "Digits of the zero-padded counter of a control number (4 to 12).",
+            _export_digits),
+    Setting("export.profile", "edrm",
+            "Field names of the load files: edrm (BEGBATES, ENDBATES, ...) or doj (BEGDOC#, ENDDOC#, ...).",
+            _export_profile),
+    Setting("export.fields", {},
+            "Load-file fields to rename after the profile, e.g. {BEGBATES = \"BEGNO\"} (names as in edrm).",
+            _export_fields),
+    Setting("export.organization", "",
+            "Who produces the bundles, written as Source-Organization in bag-info.txt; empty leaves it out."),
+    Setting("filing.enabled", True,
+            "File documents into the filed tree as they are ingested (by `archiver ingest` and the watcher)."),
+    Setting("filing.root", "filed",
+            "Folder of the filed tree, derived from the catalog (relative to the archive folder or absolute).",
+            filing_rules.check_root),
+    Setting("filing.mode", "hardlink",
+            "How entries are made: hardlink (falls back to copy across file systems), copy (read-only) or "
+            "symlink.", filing_rules.check_mode),
+    Setting("filing.default", "{product}/{format}/{year}/{date:%Y-%m-%d} {title}.{ext}",
+            "Path template of the default rule, for documents no rule matches (fields and fallbacks: README, "
+            "Filing).", filing_rules.check_template),
+    Setting("filing.rules", [],
+            "Filing rules, tried in order before the default: [[filing.rules]] tables with name, path, "
+            "conditions, each_product, each_cr (README, Filing); see the commented example at the end of archive.toml.",
+            filing_rules.check_rules),
     Setting("ocr.enabled", True, "Read scans with OCR during ingest; when false they wait for `archiver ocr`."),
     Setting("ocr.languages", ["eng"], "Tesseract languages for OCR, e.g. [\"eng\", \"deu\"]."),
     Setting("ocr.timeout", 300, "Wall-time limit in seconds for reading one page with OCR."),
@@ -161,5 +224,26 @@ def template() -> str:
                 lines += ["", f"[{section}]"]
             current = section
         lines.append(f"# {s.help}")
-        lines.append(f"{key} = {_toml_value(s.default)}")
-    return "\n".join(lines) + "\n"
+        if s.name in _TABLE_ARRAYS:
+            lines.append(f"# {key} = [] unless [[{s.name}]] tables follow (see below)")
+        else:
+            lines.append(f"{key} = {_toml_value(s.default)}")
+    return "\n".join(lines) + "\n" + _RULES_EXAMPLE
+
+
+# Settings that are arrays of tables: written as a commented example, since a `rules = []`
+# line and [[filing.rules]] tables cannot stand in one file.
+_TABLE_ARRAYS = {"filing.rules"}
+_RULES_EXAMPLE = """
+# Filing rules, tried in order; the first that matches files the document. Uncomment and adapt:
+# [[filing.rules]]
+# name = "Change requests"
+# cr = "*"
+# path = "{product}/Change requests/{cr}/{date:%Y-%m-%d} {title}.{ext}"
+# each_product = true
+#
+# [[filing.rules]]
+# name = "Specifications"
+# doc_number = "SPEC-*"
+# path = "{product}/Specifications/{doc_number}/{doc_number} Rev {revision}.{ext}"
+"""

@@ -20,6 +20,10 @@ class LockTimeout(ArchiverError):
     """Another process held the writer lock for longer than we were willing to wait."""
 
 
+class AlreadyWatching(ArchiverError):
+    """Another watcher already runs for this archive; there is one per archive."""
+
+
 class NotFound(ArchiverError):
     """A document, product or change request named by the user does not exist."""
 

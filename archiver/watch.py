@@ -130,7 +130,8 @@ class Watcher:
 
     def _loop(self) -> None:
         self._catch_up()
-        last_rescan = last_check = time.monotonic()
+        started = last_rescan = last_check = time.monotonic()
+        patience = max(60.0, 10 * self.opts.settle)
         while not self._stop.is_set():
             self._drain_events()
             if self.opts.rescan and time.monotonic() - last_rescan >= self.opts.rescan:
@@ -144,6 +145,11 @@ class Watcher:
             self._take(self._pending.ready(BATCH))
             self._move_away()
             if self.opts.once and not (self._pending or self._vanished or self._to_move):
+                return
+            if self.opts.once and not self._to_move and time.monotonic() - started > patience:
+                # A file still growing after all this time is left for the next run, not waited for.
+                self._warn(f"{len(self._pending)} file(s) still being written after {patience:g} s; "
+                           "left for the next run")
                 return
             self._stop.wait(TICK)
 

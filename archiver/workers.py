@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import signal
 import time
 import traceback
 import warnings
@@ -33,6 +34,9 @@ class Outcome:
 
 def _worker_main(conn: Connection, memory_mb: int) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides what to do,
+    # a worker must not die mid-file and turn its file into a reject.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Parsers log and warn about every oddity of a damaged file on stderr; what matters
     # reaches the user as the extraction's warnings or its one-line reason instead.
     logging.disable(logging.CRITICAL)

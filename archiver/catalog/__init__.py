@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from archiver.catalog.export import ExportMixin
+from archiver.catalog.filing import FilingMixin
 from archiver.catalog.links import LinksMixin
 from archiver.catalog.schema import MIGRATIONS
 from archiver.errors import CatalogDamaged
@@ -35,7 +37,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat()
 
 
-class Catalog(LinksMixin):
+class Catalog(LinksMixin, ExportMixin, FilingMixin):
     """The SQLite catalog of one archive."""
 
     def __init__(self, path: Path):
