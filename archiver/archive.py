@@ -70,6 +70,7 @@ class Archive(CrossRefs):
         self.store = OriginalStore(self.root / "originals")
         self.fulltext = FulltextIndex(self.root / "index")
         self.on_wait = on_wait
+        self._shared_pool = None
 
     @classmethod
     def init(cls, root: Path, products: Path | None = None) -> "Archive":
@@ -113,7 +114,8 @@ class Archive(CrossRefs):
             self.store.clean_tmp()
             self._ensure_index()
             self.sync_index()
-            results = Ingester(self.catalog, self.store, self.config, self.sync_index, progress).run(paths)
+            results = Ingester(self.catalog, self.store, self.config, self.sync_index, progress,
+                               self._shared_pool).run(paths)
             report = None
             if self.config["ocr.enabled"] if ocr is None else ocr:
                 report = self._ocr(ocr_progress)
@@ -143,7 +145,22 @@ class Archive(CrossRefs):
             return self._ocr(progress)
 
     def _ocr(self, progress: Progress | None) -> OcrReport:
-        return OcrQueue(self.catalog, self.store, self.config, self.sync_index, progress).run()
+        return OcrQueue(self.catalog, self.store, self.config, self.sync_index, progress, self._shared_pool).run()
+
+    @contextmanager
+    def worker_pool(self) -> Iterator[None]:
+        """Keep one pool of worker processes for every ingest and OCR run inside the block.
+
+        A long-running caller (the watcher) saves starting the workers for each batch.
+        """
+        from archiver.workers import WorkerPool
+        with WorkerPool(self.config.workers, self.config["ingest.timeout"],
+                        self.config["ingest.memory_limit_mb"]) as pool:
+            self._shared_pool = pool
+            try:
+                yield
+            finally:
+                self._shared_pool = None
 
     def _refresh(self, results: list[IngestResult]) -> list[IngestResult]:
         waiting = [r.doc_id for r in results if r.status == "waiting_ocr"]

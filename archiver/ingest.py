@@ -28,7 +28,7 @@ class Ingester:
     """Take inputs into one archive; one instance per run."""
 
     def __init__(self, catalog: Catalog, store: OriginalStore, config: Config,
-                 on_batch: Callable[[], None], progress: Progress | None = None):
+                 on_batch: Callable[[], None], progress: Progress | None = None, pool: WorkerPool | None = None):
         self.catalog = catalog
         self.store = store
         self.config = config
@@ -38,7 +38,8 @@ class Ingester:
                              max_inflated_bytes=config["ingest.max_inflated_mb"] * 1024 * 1024)
         self.results: list[IngestResult] = []
         self.total = 0
-        self._pool: WorkerPool | None = None
+        self._pool: WorkerPool | None = pool
+        self._own_pool = pool is None
         self._waiting: dict[int, Task] = {}
         self._in_flight: dict[str, list[Task]] = {}   # sha256 -> same-content tasks held back
         self._since_batch = 0
@@ -51,8 +52,12 @@ class Ingester:
             for path in files:
                 self._start(Task(label=str(path), path=path))
             self._drain()
+        except BaseException:
+            if self._pool is not None and not self._own_pool:
+                self._pool.abandon()
+            raise
         finally:
-            if self._pool is not None:
+            if self._pool is not None and self._own_pool:
                 self._pool.close()
         self.on_batch()
         return self.results

@@ -8,8 +8,9 @@ team worker on another machine can run it the same way.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from archiver import ocr
 from archiver.catalog import Catalog
@@ -58,7 +59,8 @@ class OcrQueue:
     """Read every page waiting for OCR; one instance per run."""
 
     def __init__(self, catalog: Catalog, store: OriginalStore, config: Config,
-                 on_batch: Callable[[], None], progress: Progress | None = None):
+                 on_batch: Callable[[], None], progress: Progress | None = None, pool: WorkerPool | None = None):
+        self.pool = pool
         self.catalog = catalog
         self.store = store
         self.config = config
@@ -78,11 +80,11 @@ class OcrQueue:
             return OcrReport(waiting=len(docs), warning=problem)
         remaining = {doc_id: sum(1 for j in jobs if j.doc_id == doc_id) for doc_id in docs}
         failed = 0
-        with WorkerPool(self.config.workers, self.config["ocr.timeout"],
-                        self.config["ingest.memory_limit_mb"]) as pool:
+        with self._pool() as pool:
             work = [(job, (str(self.store.path_for(job.sha256)), job.mime, job.page, self.languages,
                            self.config["ingest.max_image_pixels"])) for job in jobs]
-            for done, outcome in enumerate(pool.map(ocr.ocr_page, work), start=1):
+            for done, outcome in enumerate(pool.map(ocr.ocr_page, work, timeout=self.config["ocr.timeout"]),
+                                           start=1):
                 failed += not outcome.ok
                 self._record(outcome)
                 remaining[outcome.key.doc_id] -= 1
@@ -93,6 +95,15 @@ class OcrQueue:
                 self.progress(done, len(jobs), f"document {outcome.key.doc_id} page {outcome.key.page}")
         self.on_batch()
         return OcrReport(documents=len(docs), pages=len(jobs), failed_pages=failed)
+
+    @contextmanager
+    def _pool(self) -> Iterator[WorkerPool]:
+        if self.pool is not None:
+            yield self.pool
+            return
+        with WorkerPool(self.config.workers, self.config["ocr.timeout"],
+                        self.config["ingest.memory_limit_mb"]) as pool:
+            yield pool
 
     def _record(self, outcome: Outcome) -> None:
         job: OcrJob = outcome.key

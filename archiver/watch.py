@@ -123,7 +123,8 @@ class Watcher:
             mode = "once" if self.opts.once else self.inboxes.start(self.opts.polling, self.opts.polling_interval)
             self._say("started", extra={"inboxes": self.inboxes.roots, "mode": mode})
             try:
-                self._loop()
+                with self.archive.worker_pool():
+                    self._loop()
             finally:
                 self.inboxes.stop()
             self._say("stopped")

@@ -74,6 +74,7 @@ class _Worker:
         child.close()
         self.key: Any = None
         self.deadline = 0.0
+        self.limit = 0.0
 
     def kill(self) -> None:
         self.process.kill()
@@ -120,11 +121,12 @@ class WorkerPool:
         self._started += 1
         return _Worker(self._ctx, self.memory_mb)
 
-    def submit(self, key: Any, func: Callable, *args: Any) -> None:
+    def submit(self, key: Any, func: Callable, *args: Any, timeout: float | None = None) -> None:
         """Start ``func(*args)`` on a free worker; call only when ``has_room()``."""
         worker = self._take_worker()
         worker.key = key
-        worker.deadline = time.monotonic() + self.timeout
+        worker.limit = timeout or self.timeout
+        worker.deadline = time.monotonic() + worker.limit
         worker.conn.send((func, args))
         self._busy.append(worker)
 
@@ -145,7 +147,7 @@ class WorkerPool:
         outcomes = [self._receive(w) for w in list(self._busy) if w.conn in ready]
         for w in list(self._busy):
             if w.conn not in ready and time.monotonic() >= w.deadline:
-                outcomes.append(self._retire(w, f"timed out after {self.timeout:g} s"))
+                outcomes.append(self._retire(w, f"timed out after {w.limit:g} s"))
         return outcomes
 
     def _receive(self, worker: _Worker) -> Outcome:
@@ -165,12 +167,23 @@ class WorkerPool:
         worker.kill()
         return Outcome(worker.key, False, None, reason)
 
-    def map(self, func: Callable, items: Iterable[tuple[Any, tuple]]) -> Iterator[Outcome]:
+    def abandon(self) -> None:
+        """Kill the calls under way (after an error in the caller), keeping the idle workers."""
+        for w in list(self._busy):
+            self._busy.remove(w)
+            w.kill()
+
+    def map(self, func: Callable, items: Iterable[tuple[Any, tuple]],
+            timeout: float | None = None) -> Iterator[Outcome]:
         """Run ``func(*args)`` for each ``(key, args)``; yield outcomes as they finish."""
         queue = list(items)
         queue.reverse()
-        while queue or self._busy:
-            while queue and self.has_room():
-                key, args = queue.pop()
-                self.submit(key, func, *args)
-            yield from self.collect()
+        try:
+            while queue or self._busy:
+                while queue and self.has_room():
+                    key, args = queue.pop()
+                    self.submit(key, func, *args, timeout=timeout)
+                yield from self.collect()
+        except BaseException:
+            self.abandon()
+            raise
