@@ -5,21 +5,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from archiver import config as config_module
 from archiver import linking
 from archiver.catalog import Catalog
 from archiver.crossref import CrossRefs
 from archiver.errors import (Ambiguous, IndexOutdated, NotAnArchiveError, NotFound, QueryError)
-from archiver.filing.filer import Explanation, Filer, FilingReport
-from archiver.ingest import Ingester, Progress
-from archiver.ocr_queue import OcrQueue, OcrReport
 from archiver.lock import writer_lock
 from archiver.records import Document, IngestResult, Reject, SearchHit, Source
 from archiver.store import OriginalStore
 from indexes import fulltext
 from indexes.fulltext import FulltextIndex, IndexRecord
+
+if TYPE_CHECKING:  # imported where used, so that a search does not load the ingest machinery
+    from archiver.filing.filer import Explanation, Filer, FilingReport
+    from archiver.ocr_queue import OcrReport
+
+Progress = Callable[[int, int, str], None]
 
 SNIPPET_TEXT_START = 600
 
@@ -114,6 +117,7 @@ class Archive(CrossRefs):
             self.store.clean_tmp()
             self._ensure_index()
             self.sync_index()
+            from archiver.ingest import Ingester
             results = Ingester(self.catalog, self.store, self.config, self.sync_index, progress,
                                self._shared_pool).run(paths)
             report = None
@@ -136,6 +140,7 @@ class Archive(CrossRefs):
         return self._filer().explain(self.resolve(ref))
 
     def _filer(self) -> Filer:
+        from archiver.filing.filer import Filer
         return Filer(self.catalog, self.store, self.config)
 
     def ocr(self, progress: Progress | None = None) -> OcrReport:
@@ -145,6 +150,7 @@ class Archive(CrossRefs):
             return self._ocr(progress)
 
     def _ocr(self, progress: Progress | None) -> OcrReport:
+        from archiver.ocr_queue import OcrQueue
         return OcrQueue(self.catalog, self.store, self.config, self.sync_index, progress, self._shared_pool).run()
 
     @contextmanager

@@ -9,8 +9,6 @@ import click
 from archiver import output
 from archiver.archive import Archive
 from archiver.cli import EXIT_ERROR, json_option, main, with_archive
-from archiver.export import Request
-from archiver.verify import verify_bundle
 
 
 @main.command()
@@ -46,6 +44,7 @@ def export(archive: Archive, id, query, product, cr, after, before, related, out
         raise click.UsageError("name exactly one selection: an ID, --query, --product or --cr")
     if not dry_run and out is None:
         raise click.UsageError("say where to write the bundle: --out PATH (or list it with --dry-run)")
+    from archiver.export import Request
     request = Request(id=id, query=query, product=product, cr=cr, after=after, before=before, related=related or 0)
     result = archive.export(request, out, as_zip=as_zip, dry_run=dry_run)
     if as_json:
@@ -75,6 +74,7 @@ def verify(path: Path | None, as_json: bool) -> None:
       archiver verify cr-0142-bundle.zip
       archiver verify
     """
+    from archiver.verify import verify_bundle
     report = verify_bundle(path) if path is not None else _verify_archive()
     if as_json:
         output.print_json(report)

@@ -8,7 +8,6 @@ import click
 
 from archiver.archive import Archive
 from archiver.cli import json_option, main, with_archive
-from archiver.watch import Watcher, WatchEvent, WatchOptions, stop_on_signals
 
 
 class _Seconds(click.ParamType):
@@ -50,13 +49,14 @@ def watch(archive: Archive, inboxes, once: bool, polling: float | None, move_to:
       archiver watch /mnt/share/inbox --polling 60
       archiver watch --once --json
     """
+    from archiver.watch import Watcher, WatchOptions, stop_on_signals
     options = WatchOptions.from_config(archive, inboxes, polling=polling, once=once, move_to=move_to)
     watcher = Watcher(archive, options, lambda event: _print(event, as_json))
     with stop_on_signals(watcher.stop, lambda: watcher.stopping):
         watcher.run()
 
 
-def _print(event: WatchEvent, as_json: bool) -> None:
+def _print(event, as_json: bool) -> None:
     if as_json:
         row = {"time": event.time, "event": event.event, "path": event.path, "status": event.status,
                "doc_id": event.doc_id, "reason": event.reason, **event.extra}

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from archiver import graph as graph_records
 from archiver import lifecycle
 from archiver.catalog import now
 from archiver.errors import ConfigError, NotFound, QueryError
 from archiver.linking import affected_products, is_change_order
 from archiver.refs import Fields, Product, normalise_dashes
-from indexes import xref
-from indexes.xref import XrefGraph
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # networkx is imported only when the graph is needed
+    from indexes.xref import XrefGraph
 
 KINDS = {"doc": "document", "product": "product", "cr": "change_request", "docnum": "doc_number"}
 
@@ -93,6 +94,8 @@ class CrossRefs:
 
     def graph(self) -> XrefGraph:
         """Return the graph, from its cache when nothing changed since it was built."""
+        from archiver import graph as graph_records
+        from indexes.xref import XrefGraph
         return XrefGraph.cached(self.root / "graph.cache", self.catalog.graph_key(),
                                 lambda: graph_records.records(self.catalog))
 
@@ -149,7 +152,7 @@ class CrossRefs:
             if g.has(node):
                 return node
             raise NotFound(f"{ref}: no document refers to it")
-        return graph_records.doc_node(self.resolve(ref))
+        return f"doc:{self.resolve(ref)}"
 
     def related(self, ref: str, depth: int = 1, relations: tuple[str, ...] = ()) -> Related:
         """Return what is connected to a node, with relation and evidence."""
@@ -157,7 +160,7 @@ class CrossRefs:
         g = self.graph()
         try:
             found = g.neighbours(node, depth, set(relations) if relations else None)
-        except xref.XrefError as exc:
+        except _xref_error() as exc:
             raise QueryError(str(exc)) from exc
         me = g.node(node)
         return Related(_public_id(node), me.kind, _title(me), [
@@ -237,9 +240,14 @@ class CrossRefs:
         g = self.graph()
         try:
             g.export(fmt, out)
-        except xref.XrefError as exc:
+        except _xref_error() as exc:
             raise QueryError(str(exc)) from exc
         return g.stats()
+
+
+def _xref_error() -> type[Exception]:
+    from indexes.xref import XrefError
+    return XrefError
 
 
 def _public_id(node: str) -> int | str:

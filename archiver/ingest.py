@@ -43,12 +43,14 @@ class Ingester:
         self._waiting: dict[int, Task] = {}
         self._in_flight: dict[str, list[Task]] = {}   # sha256 -> same-content tasks held back
         self._since_batch = 0
+        self._resuming: dict[tuple, tuple[int, str]] = {}
 
     def run(self, paths: Iterable[Path]) -> list[IngestResult]:
         """Ingest every file under ``paths``; return one result per input (attachments included)."""
         files = list(stages.discover(paths))
         self.total = len(files)
         try:
+            self._resume_messages()
             for path in files:
                 self._start(Task(label=str(path), path=path))
             self._drain()
@@ -98,8 +100,35 @@ class Ingester:
         while self._pool is not None and self._pool.pending():
             self._handle(self._pool.collect())
 
+    def _resume_messages(self) -> None:
+        """Take in the attachments of messages whose ingest was interrupted after the message was committed."""
+        for doc_id, sha256, mime in self.catalog.messages_with_pending_parts():
+            sources = self.catalog.sources(doc_id)
+            label = sources[0].path if sources else f"document {doc_id}"
+            pool = self._ensure_pool()
+            while not pool.has_room():
+                self._handle(pool.collect())
+            self._resuming[("resume", doc_id)] = (doc_id, label)
+            pool.submit(("resume", doc_id), stages.extract_original, str(self.store.path_for(sha256)), mime,
+                        self.limits)
+
+    def _resumed(self, outcome: Outcome) -> None:
+        doc_id, label = self._resuming.pop(outcome.key)
+        if not outcome.ok:
+            with self.catalog.transaction():
+                self.catalog.expect_parts(doc_id, 0)
+            return
+        done = self.catalog.attachment_positions(doc_id)
+        for position, attachment in enumerate(outcome.value.attachments, start=1):
+            if position not in done:
+                self._start(Task(label=f"{label}#attachment-{position}", data=attachment.data,
+                                 filename=attachment.name, message_id=doc_id, position=position))
+
     def _handle(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
+            if outcome.key in self._resuming:
+                self._resumed(outcome)
+                continue
             task = self._waiting.pop(outcome.key)
             if outcome.ok:
                 self._commit(task, outcome.value, None)
@@ -117,6 +146,8 @@ class Ingester:
             with self.catalog.transaction():
                 self.catalog.add_reject(task.label, task.sha256, None, task.reason)
                 self.catalog.audit("ingest.rejected", None, task.sha256, path=task.label, reason=task.reason)
+                if task.message_id is not None:
+                    self.catalog.part_done(task.message_id)
         self.results.append(task.result())
         if task.message_id is None:
             self.progress(len([r for r in self.results if r.parent is None]), self.total, task.label)
@@ -169,6 +200,8 @@ class Ingester:
             self._record_place(task, doc_id)
             self.catalog.audit("ingest.stored", doc_id, task.sha256, path=task.label, size=task.size,
                                format=task.sniffed.format, message=task.message_id)
+            if ex is not None and ex.attachments:
+                self.catalog.expect_parts(doc_id, len(ex.attachments))
             if ex is None:
                 self.catalog.add_reject(task.label, task.sha256, doc_id, reason)
                 self.catalog.audit("ingest.rejected", doc_id, task.sha256, path=task.label, reason=reason)

@@ -167,3 +167,28 @@ def test_an_archive_reopens_with_its_documents(archive, inbox):
     assert again.catalog.migrations()[0] == "0001_documents_sources_audit"
     assert again.catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     again.close()
+
+
+def test_attachments_interrupted_by_a_crash_are_taken_in_by_the_next_run(archive, inbox, monkeypatch):
+    write(inbox, "review.eml", MAIL)
+    from archiver.ingest import Ingester
+    real = Ingester._start
+
+    def die_at_attachments(self, task):
+        if task.message_id is not None:
+            raise SystemExit("killed after the message was committed")
+        return real(self, task)
+    monkeypatch.setattr(Ingester, "_start", die_at_attachments)
+    try:
+        archive.ingest([inbox])
+    except SystemExit:
+        pass
+    monkeypatch.undo()
+    assert archive.catalog.messages_with_pending_parts() != []
+    again = archive.ingest([inbox]).results
+    statuses = sorted(r.status for r in again)
+    assert statuses == ["indexed", "unchanged"]
+    [message_id] = [r.doc_id for r in again if r.status == "unchanged"]
+    assert [name for _, name in archive.catalog.attachments_of(message_id)] == ["../../etc/passwd"]
+    assert archive.catalog.messages_with_pending_parts() == []
+    assert archive.search("castings")[1] == 1

@@ -120,7 +120,27 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
 
     def add_attachment(self, message_id: int, position: int, doc_id: int, name: str) -> None:
         """Record that a message carries a document as its attachment number ``position``."""
-        self.db.execute("INSERT OR IGNORE INTO attachments VALUES (?,?,?,?)", (message_id, position, doc_id, name))
+        cur = self.db.execute("INSERT OR IGNORE INTO attachments VALUES (?,?,?,?)",
+                              (message_id, position, doc_id, name))
+        if cur.rowcount:
+            self.part_done(message_id)
+
+    def expect_parts(self, message_id: int, count: int) -> None:
+        """Record that a message's attachments are still to be taken in (a crash may interrupt that)."""
+        self.db.execute("UPDATE documents SET parts_pending=? WHERE id=?", (count, message_id))
+
+    def part_done(self, message_id: int) -> None:
+        """Count one of a message's attachments as taken in (or as refused for good)."""
+        self.db.execute("UPDATE documents SET parts_pending = MAX(parts_pending - 1, 0) WHERE id=?", (message_id,))
+
+    def messages_with_pending_parts(self) -> list[tuple[int, str, str]]:
+        """Return (doc_id, sha256, mime) of messages whose attachments were not all taken in."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT id, sha256, mime FROM documents WHERE parts_pending > 0 ORDER BY id")]
+
+    def attachment_positions(self, message_id: int) -> set[int]:
+        """Return the positions of a message's attachments already recorded."""
+        return {r[0] for r in self.db.execute("SELECT position FROM attachments WHERE message_id=?", (message_id,))}
 
     def add_version(self, doc_id: int, previous_id: int, path: str) -> None:
         """Record that the content at ``path`` changed: ``doc_id`` is a new version of ``previous_id``."""
@@ -367,6 +387,7 @@ def _document(row: sqlite3.Row) -> Document:
     fields = dict(row)
     fields.pop("indexed_gen", None)
     fields.pop("linked", None)
+    fields.pop("parts_pending", None)
     fields["metadata"] = json.loads(fields["metadata"] or "{}")
     return Document(**fields)
 

@@ -148,3 +148,10 @@ CREATE TABLE filed (
 CREATE INDEX filed_doc ON filed(doc_id);
 """),
 )
+
+MIGRATIONS += (
+    ("0004_message_parts_pending", """
+ALTER TABLE documents ADD COLUMN parts_pending INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX documents_parts_pending ON documents(parts_pending) WHERE parts_pending > 0;
+"""),
+)
