@@ -186,7 +186,11 @@ class Archive(CrossRefs):
 
     def recognizer(self):
         """Return the reference recognizer for this archive's products and identifier settings."""
-        return linking.recognizer_for(self.catalog, self.config)
+        products = tuple(self.catalog.products())
+        if getattr(self, "_recognizer_for", None) != products:
+            self._recognizer = linking.recognizer_for(self.catalog, self.config)
+            self._recognizer_for = products
+        return self._recognizer
 
     def sync_index(self) -> int:
         """Link and index the documents committed to the catalog but not yet to the index.

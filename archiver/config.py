@@ -68,7 +68,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Wall-time limit in seconds for extracting one file; past it the file is rejected."),
     Setting("ingest.memory_limit_mb", 2048,
             "Address-space limit in MiB of each extraction worker process."),
-    Setting("ingest.batch_size", 200,
+    Setting("ingest.batch_size", 1000,
             "Documents committed to the search index at a time."),
     Setting("ingest.max_image_pixels", 200_000_000,
             "Largest image (width x height) accepted; larger ones are rejected as decompression bombs."),

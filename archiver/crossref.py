@@ -9,7 +9,7 @@ from typing import IO
 from archiver import lifecycle
 from archiver.catalog import now
 from archiver.errors import ConfigError, NotFound, QueryError
-from archiver.linking import affected_products, is_change_order
+from archiver.linking import is_change_order
 from archiver.refs import Fields, Product, normalise_dashes
 from typing import TYPE_CHECKING
 
@@ -138,9 +138,8 @@ class CrossRefs:
     def resolve_node(self, ref: str) -> str:
         """Return the graph id named by a document, product, change request or document number."""
         ref = normalise_dashes(ref.strip())
-        g = self.graph()
         prefix, _, rest = ref.partition(":")
-        if prefix in KINDS and g.has(ref):
+        if prefix in KINDS and rest and self._node_exists(prefix, rest):
             return ref
         for p in self.catalog.products():
             if ref.lower() in {t.lower() for t in (p.code, p.name, *p.aliases)}:
@@ -148,16 +147,30 @@ class CrossRefs:
         found = self.recognizer().find(Fields(title=ref))
         whole = [r for r in found if r.evidence == ref and r.kind != "product"]
         if whole:
-            node = ("cr:" if whole[0].kind == "change_request" else "docnum:") + whole[0].value
-            if g.has(node):
-                return node
+            prefix = "cr" if whole[0].kind == "change_request" else "docnum"
+            if self._node_exists(prefix, whole[0].value):
+                return f"{prefix}:{whole[0].value}"
             raise NotFound(f"{ref}: no document refers to it")
         return f"doc:{self.resolve(ref)}"
+
+    def _node_exists(self, prefix: str, value: str) -> bool:
+        if prefix == "doc":
+            return value.isdigit() and self.catalog.document(int(value)) is not None
+        if prefix == "product" and value in {p.code for p in self.catalog.products()}:
+            return True
+        kind = {"product": "product", "cr": "change_request", "docnum": "doc_number"}[prefix]
+        return bool(self.catalog.docs_referring(kind, value))
+
+    def neighbourhood_graph(self, node: str, depth: int) -> "XrefGraph":
+        """Return the part of the graph within ``depth`` links of a node, read from the catalog."""
+        from archiver import graph as graph_records
+        from indexes.xref import XrefGraph
+        return XrefGraph.build(*graph_records.neighbourhood(self.catalog, node, depth))
 
     def related(self, ref: str, depth: int = 1, relations: tuple[str, ...] = ()) -> Related:
         """Return what is connected to a node, with relation and evidence."""
         node = self.resolve_node(ref)
-        g = self.graph()
+        g = self.neighbourhood_graph(node, depth)
         try:
             found = g.neighbours(node, depth, set(relations) if relations else None)
         except _xref_error() as exc:
@@ -171,14 +184,25 @@ class CrossRefs:
     def path(self, a: str, b: str) -> list[dict]:
         """Return how two nodes are connected, step by step; raise NotFound when they are not."""
         start, end = self.resolve_node(a), self.resolve_node(b)
-        g = self.graph()
-        steps = g.path(start, end, max_len=8)
+        g = self._meeting_graph(start, end)
+        steps = g.path(start, end, max_len=8) if g is not None else None
         if steps is None:
             raise NotFound(f"{a} and {b} are not connected")
         return [{"from": _public_id(s.source), "from_kind": g.node(s.source).kind,
                  "from_title": _title(g.node(s.source)), "relation": s.relation, "direction": s.direction,
                  "to": _public_id(s.target), "to_kind": g.node(s.target).kind, "to_title": _title(g.node(s.target))}
                 for s in steps]
+
+    def _meeting_graph(self, a: str, b: str, reach: int = 4):
+        """Return the graph around two nodes once their neighbourhoods meet (within 2 x ``reach`` links)."""
+        from archiver import graph as graph_records
+        from indexes.xref import XrefGraph
+        for depth in range(1, reach + 1):
+            nodes_a, edges_a = graph_records.neighbourhood(self.catalog, a, depth)
+            nodes_b, edges_b = graph_records.neighbourhood(self.catalog, b, depth)
+            if {n.id for n in nodes_a} & {n.id for n in nodes_b}:
+                return XrefGraph.build({n.id: n for n in nodes_a + nodes_b}.values(), edges_a + edges_b)
+        return None
 
     def timeline(self, ref: str) -> list[TimelineEntry]:
         """Return the dated documents and lifecycle steps of a change request, product or number."""
@@ -189,8 +213,7 @@ class CrossRefs:
         catalog_kind = {"cr": "change_request", "product": "product", "docnum": "doc_number"}[kind]
         doc_ids = self.catalog.docs_referring(catalog_kind, value)
         crs = [value] if kind == "cr" else (
-            [str(n.id) for n in self.related(ref).neighbours if n.kind == "change_request" and n.relation == "affects"]
-            if kind == "product" else [])
+            [cr for cr, _, _ in self.catalog.crs_affecting(value)] if kind == "product" else [])
         docs = self.catalog.documents(doc_ids)
         entries = [TimelineEntry(d.date, "document", None, None, d.id, d.title or d.filename or "", "")
                    for d in docs.values()]
@@ -209,7 +232,7 @@ class CrossRefs:
             dated = [s.date for s in steps if s.date]
             rows.append({"id": cr, "kind": "order" if is_change_order(cr) else "request",
                          "state": lifecycle.current_state(steps),
-                         "products": [p for p, _, _ in affected_products(self.catalog, cr)],
+                         "products": [p for p, _, _ in self.catalog.cr_products(cr)],
                          "documents": count, "last_step_date": max(dated) if dated else None})
         return rows
 
@@ -232,7 +255,7 @@ class CrossRefs:
         return ChangeRequest(
             cr, "order" if is_change_order(cr) else "request",
             lifecycle.current_state([lifecycle.Step(*s) for s in steps]),
-            [{"code": p, "doc_id": d, "evidence": e} for p, d, e in affected_products(self.catalog, cr)],
+            [{"code": p, "doc_id": d, "evidence": e} for p, d, e in self.catalog.cr_products(cr)],
             documents, [{"step": s, "date": dt, "doc_id": d, "evidence": e} for s, dt, d, e in steps])
 
     def export_graph(self, fmt: str, out: IO | Path) -> dict:

@@ -4,13 +4,100 @@ from __future__ import annotations
 import re
 
 from archiver.catalog import Catalog
-from archiver.linking import affected_products
 from indexes.xref import Edge, Node
 
 
 def doc_node(doc_id: int) -> str:
     """Return the graph id of a document."""
     return f"doc:{doc_id}"
+
+
+_PREFIX = {"product": "product", "change_request": "cr", "doc_number": "docnum"}
+
+
+def neighbourhood(catalog: Catalog, start: str, depth: int) -> tuple[list[Node], list[Edge]]:
+    """Return the nodes and edges within ``depth`` links of a node, read from the catalog.
+
+    Only this bounded part of the graph is read, so that `related` and `timeline`
+    cost what the neighbourhood holds, not what the archive holds.
+    """
+    seen, frontier, edges = {start}, {start}, {}
+    for _ in range(depth):
+        found: list[Edge] = []
+        for node in sorted(frontier):
+            found += _edges_at(catalog, node)
+        frontier = set()
+        for e in found:
+            edges.setdefault((e.source, e.target, e.relation, e.evidence, e.where), e)
+            for end in (e.source, e.target):
+                if end not in seen:
+                    seen.add(end)
+                    frontier.add(end)
+    return _nodes(catalog, seen), list(edges.values())
+
+
+def _edges_at(catalog: Catalog, node: str) -> list[Edge]:
+    kind, _, value = node.partition(":")
+    if kind == "doc":
+        return _document_edges(catalog, int(value))
+    catalog_kind = {"product": "product", "cr": "change_request", "docnum": "doc_number"}[kind]
+    edges = [_ref_edge(row) for row in catalog.refs_to(catalog_kind, value)]
+    if kind == "cr":
+        edges += [Edge(node, f"product:{p}", "affects", ev, f"document {d}") for p, d, ev in catalog.cr_products(value)]
+    elif kind == "product":
+        edges += [Edge(f"cr:{c}", node, "affects", ev, f"document {d}") for c, d, ev in catalog.crs_affecting(value)]
+    else:
+        edges += _revision_edges(catalog.graph_documents_of(d for d, _, _ in catalog.revisions_of(value)))
+    return edges
+
+
+def _document_edges(catalog: Catalog, doc_id: int) -> list[Edge]:
+    edges = [_ref_edge(row) for row in catalog.refs_of_docs([doc_id])]
+    edges += [Edge(doc_node(d), doc_node(m), "attachment_of", name, "attachment")
+              for m, d, name in catalog.attachment_links_of([doc_id])]
+    edges += [Edge(doc_node(new), doc_node(old), "version_of", path, "same path, changed content")
+              for new, old, path in catalog.versions_of([doc_id])]
+    rows = catalog.graph_documents_of([doc_id])
+    if not rows:
+        return edges
+    _, _, _, _, _, _, number, _, message_id, in_reply_to = rows[0]
+    if number:
+        edges += _revision_edges(catalog.graph_documents_of(d for d, _, _ in catalog.revisions_of(number)))
+    if in_reply_to:
+        refs = re.findall(r"<[^>]+>", in_reply_to) or [in_reply_to.strip()]
+        edges += _reply_edges(rows, catalog.messages_by_id(refs))
+    if message_id:
+        replies = catalog.graph_documents_of(catalog.replies_to_message(message_id.strip()))
+        edges += _reply_edges(replies, {message_id.strip(): doc_id})
+    return edges
+
+
+def _ref_edge(row: tuple) -> Edge:
+    doc_id, kind, value, role, revision, evidence, where = row
+    return Edge(doc_node(doc_id), f"{_PREFIX[kind]}:{value}", role, evidence, where,
+                {"revision": revision} if revision else {})
+
+
+def _nodes(catalog: Catalog, ids: set[str]) -> list[Node]:
+    nodes = []
+    doc_ids = [int(i[4:]) for i in ids if i.startswith("doc:")]
+    for doc_id, title, filename, fmt, date, sha, number, revision, _, _ in catalog.graph_documents_of(doc_ids):
+        nodes.append(Node(doc_node(doc_id), "document", title or filename or f"document {doc_id}",
+                          {"title": title, "date": date, "format": fmt, "sha256": sha,
+                           "doc_number": number, "revision": revision}))
+    listed = {n.id for n in nodes}
+    for doc in catalog.documents(d for d in doc_ids if doc_node(d) not in listed).values():
+        nodes.append(Node(doc_node(doc.id), "document", doc.title or doc.filename or f"document {doc.id}",
+                          {"title": doc.title, "date": doc.date, "format": doc.format, "sha256": doc.sha256,
+                           "state": doc.state}))
+    names = {p.code: p.name for p in catalog.products()}
+    for node in sorted(ids):
+        kind, _, value = node.partition(":")
+        if kind == "product":
+            nodes.append(Node(node, "product", value, {"name": names.get(value, "")}))
+        elif kind == "cr":
+            nodes.append(Node(node, "change_request", value, {}))
+    return nodes
 
 
 def records(catalog: Catalog) -> tuple[list[Node], list[Edge]]:
@@ -37,7 +124,7 @@ def records(catalog: Catalog) -> tuple[list[Node], list[Edge]]:
     for cr in sorted(crs):
         steps = catalog.cr_steps(cr)
         nodes.append(Node(f"cr:{cr}", "change_request", cr, {"steps": len(steps)}))
-        for product, doc_id, evidence in affected_products(catalog, cr):
+        for product, doc_id, evidence in catalog.cr_products(cr):
             edges.append(Edge(f"cr:{cr}", f"product:{product}", "affects", evidence, f"document {doc_id}"))
     edges += _attachment_edges(catalog)
     edges += [Edge(doc_node(new), doc_node(old), "version_of", path, "same path, changed content")

@@ -43,6 +43,7 @@ class Ingester:
         self._waiting: dict[int, Task] = {}
         self._in_flight: dict[str, list[Task]] = {}   # sha256 -> same-content tasks held back
         self._since_batch = 0
+        self._inputs_done = 0
         self._resuming: dict[tuple, tuple[int, str]] = {}
 
     def run(self, paths: Iterable[Path]) -> list[IngestResult]:
@@ -150,7 +151,8 @@ class Ingester:
                     self.catalog.part_done(task.message_id)
         self.results.append(task.result())
         if task.message_id is None:
-            self.progress(len([r for r in self.results if r.parent is None]), self.total, task.label)
+            self._inputs_done += 1
+            self.progress(self._inputs_done, self.total, task.label)
 
     # -- catalog ------------------------------------------------------------
 

@@ -45,6 +45,7 @@ def update_lifecycle(catalog: Catalog, cr: str) -> None:
     for doc_id in catalog.docs_referring("change_request", cr):
         steps += lifecycle.steps_of(paper_for(catalog, doc_id, cr))
     catalog.replace_cr_steps(cr, [(s.step, s.date, s.doc_id, s.evidence) for s in steps])
+    catalog.replace_cr_products(cr, affected_products(catalog, cr))
 
 
 def paper_for(catalog: Catalog, doc_id: int, cr: str) -> lifecycle.Paper:

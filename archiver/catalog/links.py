@@ -118,6 +118,84 @@ class LinksMixin:
         self.db.execute("DELETE FROM cr_steps WHERE cr=?", (cr,))
         self.db.executemany("INSERT INTO cr_steps VALUES (?,?,?,?,?)", [(cr, *s) for s in steps])
 
+    def replace_cr_products(self, cr: str, rows: Iterable[tuple[str, int, str]]) -> None:
+        """Store the products (product, doc_id, evidence) a change request affects."""
+        self.db.execute("DELETE FROM cr_products WHERE cr=?", (cr,))
+        self.db.executemany("INSERT OR IGNORE INTO cr_products VALUES (?,?,?,?)", [(cr, *r) for r in rows])
+
+    def cr_products(self, cr: str) -> list[tuple[str, int, str]]:
+        """Return (product, doc_id, evidence) of the products a change request affects."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT product, doc_id, evidence FROM cr_products WHERE cr=? ORDER BY product", (cr,))]
+
+    def crs_affecting(self, product: str) -> list[tuple[str, int, str]]:
+        """Return (cr, doc_id, evidence) of the change requests that affect a product."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT cr, doc_id, evidence FROM cr_products WHERE product=? ORDER BY cr", (product,))]
+
+    def refs_of_docs(self, doc_ids: Iterable[int]) -> list[tuple]:
+        """Return (doc_id, kind, value, role, revision, evidence, location) of several documents' references."""
+        ids = list(doc_ids)
+        rows = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += [tuple(r) for r in self.db.execute(
+                f"SELECT doc_id, kind, value, role, revision, evidence, location FROM refs "
+                f"WHERE doc_id IN ({marks}) ORDER BY id", chunk)]
+        return rows
+
+    def refs_to(self, kind: str, value: str) -> list[tuple]:
+        """Return (doc_id, kind, value, role, revision, evidence, location) of the references to one thing."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT doc_id, kind, value, role, revision, evidence, location FROM refs WHERE kind=? AND value=? "
+            "ORDER BY id", (kind, value))]
+
+    def graph_documents_of(self, doc_ids: Iterable[int]) -> list[tuple]:
+        """Return the graph_documents() rows of some documents."""
+        ids = list(doc_ids)
+        rows = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += [tuple(r) for r in self.db.execute(
+                f"""SELECT id, title, filename, format, date, sha256, doc_number, revision,
+                       json_extract(metadata, '$.message_id'), json_extract(metadata, '$.in_reply_to')
+                    FROM documents WHERE state != 'rejected' AND id IN ({marks}) ORDER BY id""", chunk)]
+        return rows
+
+    def messages_by_id(self, message_ids: Iterable[str]) -> dict[str, int]:
+        """Return the documents that are the e-mails with these Message-IDs."""
+        found = {}
+        for mid in message_ids:
+            row = self.db.execute("SELECT id FROM documents WHERE json_extract(metadata, '$.message_id') = ?",
+                                  (mid,)).fetchone()
+            if row:
+                found[mid] = row[0]
+        return found
+
+    def replies_to_message(self, message_id: str) -> list[int]:
+        """Return the documents whose In-Reply-To names this Message-ID."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM documents WHERE json_extract(metadata, '$.in_reply_to') LIKE ? ESCAPE '\\'",
+            ("%" + message_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",))]
+
+    def attachment_links_of(self, doc_ids: Iterable[int]) -> list[tuple[int, int, str]]:
+        """Return (message_id, doc_id, name) of the attachments that involve these documents either way."""
+        ids = list(doc_ids)
+        marks = ",".join("?" * len(ids))
+        return [tuple(r) for r in self.db.execute(
+            f"SELECT message_id, doc_id, name FROM attachments WHERE message_id IN ({marks}) OR doc_id IN ({marks})",
+            ids + ids)]
+
+    def versions_of(self, doc_ids: Iterable[int]) -> list[tuple[int, int, str]]:
+        """Return (doc_id, previous_id, path) of the version links that involve these documents."""
+        ids = list(doc_ids)
+        marks = ",".join("?" * len(ids))
+        return [tuple(r) for r in self.db.execute(
+            f"SELECT doc_id, previous_id, path FROM versions WHERE doc_id IN ({marks}) OR previous_id IN ({marks})",
+            ids + ids)]
+
     def cr_steps(self, cr: str) -> list[tuple[str, str | None, int, str]]:
         """Return (step, date, doc_id, evidence) of a change request, in date order."""
         return [tuple(r) for r in self.db.execute(

@@ -155,3 +155,18 @@ ALTER TABLE documents ADD COLUMN parts_pending INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX documents_parts_pending ON documents(parts_pending) WHERE parts_pending > 0;
 """),
 )
+
+MIGRATIONS += (
+    ("0005_cr_products", """
+CREATE TABLE cr_products (
+    cr          TEXT NOT NULL,
+    product     TEXT NOT NULL,
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    evidence    TEXT NOT NULL,
+    PRIMARY KEY (cr, product)
+);
+CREATE INDEX cr_products_product ON cr_products(product);
+CREATE INDEX documents_message_id ON documents(json_extract(metadata, '$.message_id'));
+UPDATE documents SET linked = 0;
+"""),
+)

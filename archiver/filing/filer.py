@@ -11,9 +11,10 @@ from typing import Iterable, Iterator
 from archiver.catalog import Catalog, now
 from archiver.config import Config
 from archiver.errors import ConfigError
+from archiver.filing import names
 from archiver.filing import rules as rules_module
 from archiver.filing.layout import layout
-from archiver.filing.rules import Verdict
+from archiver.filing.rules import Verdict, choose
 from archiver.filing.templates import DocMeta
 from archiver.filing.tree import Action, Filed, Original, Problem, Tree
 from archiver.store import OriginalStore
@@ -89,9 +90,10 @@ class Filer:
         as ingest does for the documents it just took in; the whole tree is then
         not scanned for hand-placed files.
         """
-        metas = self.metas()
+        entries = self.catalog.filed_entries()
+        metas = self.metas(None if only is None else self._concerned(set(only), entries))
         desired = layout(metas, self.rules, self._text)
-        current = {path: Filed(*row) for path, row in self.catalog.filed_entries().items()}
+        current = {path: Filed(*row) for path, row in entries.items()}
         tree = Tree(self.root, self.mode, self._original)
         plan = tree.plan(desired, current, only=None if only is None else set(only), scan=only is None)
         actions, errors = (plan.actions, []) if dry_run else tree.apply(plan, _Journal(self.catalog, self))
@@ -110,9 +112,21 @@ class Filer:
                            tuple(p for p, w in desired.items() if w.doc_id == doc_id),
                            tuple(self.catalog.filed_paths_of(doc_id)))
 
-    def metas(self) -> list[DocMeta]:
-        """Return what templates and rules may use of every document, in id order."""
-        ids = self.catalog.filing_doc_ids()
+    def _concerned(self, only: set[int], entries: dict) -> list[int]:
+        """Return the documents a partial run must lay out: these, and those filed where they would go.
+
+        Laying out the whole archive for each ingest batch would cost time in
+        proportion to the archive; who keeps a contested name only depends on
+        the documents that want it.
+        """
+        wanted = {names.key(path) for meta in self.metas(sorted(only))
+                  for path in choose(self.rules, meta, self._text).paths(meta)}
+        others = {doc_id for path, (doc_id, _, _) in entries.items() if names.key(path) in wanted}
+        return sorted(only | others)
+
+    def metas(self, ids: list[int] | None = None) -> list[DocMeta]:
+        """Return what templates and rules may use of every document (or of ``ids``), in id order."""
+        ids = self.catalog.filing_doc_ids() if ids is None else ids
         senders = self.catalog.filing_senders()
         product_names = {p.code: p.name for p in self.catalog.products()}
         found = []
