@@ -19,6 +19,7 @@ from archiver.errors import ExtractionError
 
 ENGINE = "tesseract"
 MIN_OSD_CONFIDENCE = 1.0     # below this, Tesseract's orientation guess is noise
+GOOD_CONFIDENCE = 70.0       # a first reading this confident needs no second look
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class OcrPage:
     confidence: float | None      # mean word confidence, 0-100; None when no word was read
     engine: str                   # "tesseract 5.3.0"
     languages: str                # "eng+deu"
-    rotation: int | None          # degrees the page was turned to read it; None: orientation unknown
+    rotation: int | None          # degrees we turned the page to read it; None: Tesseract's own
+                                  # page segmentation with orientation detection read it as it was
     words: int
 
 
@@ -112,21 +114,28 @@ def detect_rotation(image: Image.Image) -> int | None:
 
 
 def read_image(image: Image.Image, number: int, languages: tuple[str, ...]) -> OcrPage:
-    """OCR one page image, turned upright first; try all four ways if orientation is unknown."""
+    """OCR one page image the right way up.
+
+    One Tesseract pass with automatic page segmentation and orientation
+    detection (``--psm 1``) reads most pages, sideways or upside down ones too.
+    When that reading is poor, Tesseract's orientation detection is asked
+    explicitly, and when it cannot tell (too little text), the best of the four
+    ways up wins.
+    """
     lang = "+".join(languages)
     engine = f"{ENGINE} {engine_version() or 'unknown'}"
+    text, conf, words = _recognise(image, lang, "--psm 1")
+    if conf is not None and conf >= GOOD_CONFIDENCE and words >= 3:
+        return OcrPage(number, text, conf, engine, lang, None, words)
     rotation = detect_rotation(image)
     if rotation is not None:
         text, conf, words = _recognise(_turn(image, rotation), lang)
         return OcrPage(number, text, conf, engine, lang, rotation, words)
-    best = None
+    best = (-1.0, text, conf, words)
     for angle in (0, 90, 180, 270):
         text, conf, words = _recognise(_turn(image, angle), lang)
-        score = (conf or 0) * words
-        if best is None or score > best[0]:
-            best = (score, text, conf, words)
-        if angle == 0 and conf is not None and conf >= 70 and words >= 3:
-            break                        # upright and clearly readable: no need to turn it
+        if (conf or 0) * words > best[0]:
+            best = ((conf or 0) * words, text, conf, words)
     _, text, conf, words = best
     return OcrPage(number, text, conf, engine, lang, None, words)
 
@@ -135,9 +144,9 @@ def _turn(image: Image.Image, clockwise: int) -> Image.Image:
     return image if clockwise == 0 else image.rotate(-clockwise, expand=True, fillcolor="white")
 
 
-def _recognise(image: Image.Image, lang: str) -> tuple[str, float | None, int]:
+def _recognise(image: Image.Image, lang: str, config: str = "") -> tuple[str, float | None, int]:
     try:
-        data = pytesseract.image_to_data(image, lang=lang, output_type=pytesseract.Output.DICT)
+        data = pytesseract.image_to_data(image, lang=lang, config=config, output_type=pytesseract.Output.DICT)
     except pytesseract.TesseractError as exc:
         raise ExtractionError(f"Tesseract failed: {str(exc).strip()[:200]}") from exc
     lines: dict[tuple, list[str]] = {}
