@@ -29,7 +29,7 @@ _AUTHORISE = re.compile(r"(?i)\bauthori[sz](es|ed|ing|ation)\b")
 _IMPLEMENT = re.compile(r"(?i)\bimplement(s|ed|ing|ation)?\b")
 _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 _DATE = re.compile(
-    r"\b(?P<iso>(?:19|20)\d\d-\d\d-\d\d)\b"
+    r"\b(?P<iso>(?:19|20)\d\d[-/]\d\d[-/]\d\d)\b"
     r"|\b(?P<dmy>\d{1,2}\.\d{1,2}\.(?:19|20)\d\d)\b"
     r"|\b(?P<d>\d{1,2})\.?\s+(?P<mon>(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)\.?,?\s+(?P<y>(?:19|20)\d\d)\b"
     r"|\b(?P<mon2>(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)\.?\s+(?P<d2>\d{1,2}),?\s+(?P<y2>(?:19|20)\d\d)\b")
@@ -66,7 +66,7 @@ def parse_date(text: str) -> str | None:
     for m in _DATE.finditer(text):
         try:
             if m.group("iso"):
-                return date.fromisoformat(m.group("iso")).isoformat()
+                return date.fromisoformat(m.group("iso").replace("/", "-")).isoformat()
             if m.group("dmy"):
                 return datetime.strptime(m.group("dmy"), "%d.%m.%Y").date().isoformat()
             day, mon, year = (m.group("d"), m.group("mon"), m.group("y")) if m.group("d") else \

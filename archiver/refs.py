@@ -18,6 +18,8 @@ _SEP = f"[ _{_D}]"
 _LEFT = r"(?<![^\W_])"                  # not glued to a letter or digit (any script)
 _RIGHT = rf"(?![^\W_]|[{_D}.,]\d)"
 CONTEXT = 60
+_REVISION = (r"(?:[\s_,(]*(?:[Rr]ev(?:ision)?|REV(?:ISION)?)\.?[\s_:]*(?P<rev>[A-Z]{1,2}|[0-9]{1,3})"
+             r"(?![A-Za-z0-9]))")
 
 DEFAULT_CR_PATTERNS = [
     rf"(?P<prefix>ECR|ECO|ECN|ECP|DCR|CR){_SEP}?(?P<year>(?:19|20)[0-9]{{2}}){_SEP}(?P<number>[0-9]{{2,6}})",
@@ -112,8 +114,13 @@ class Recognizer:
         prefixes = "|".join(sorted((re.escape(p) for p in doc_prefixes), key=len, reverse=True))
         self._docs = re.compile(
             _LEFT + rf"(?P<prefix>(?i:{prefixes})){_SEP}?(?P<number>[0-9]+(?:\.[0-9]+)*)" + _RIGHT
-            + rf"(?:[\s_,(]*(?:[Rr]ev(?:ision)?|REV(?:ISION)?)\.?[\s_:]*(?P<rev>[A-Z]{{1,2}}|[0-9]{{1,3}})"
-            + r"(?![A-Za-z0-9]))?")
+            + _REVISION + "?")
+        # Any other PREFIX-NUMBER is a controlled document number when a revision follows it
+        # ("PRC-7 Rev B"), unless it is a change request or a product.
+        self._any_docs = re.compile(_LEFT + rf"(?P<prefix>[A-Z][A-Z]{{1,7}}){_SEP}?(?P<number>[0-9]+(?:\.[0-9]+)*)"
+                                    + _RIGHT + _REVISION)
+        self._not_docs = {p.upper() for p in ("CR", "ECR", "ECO", "ECN", "ECP", "DCR")}
+        self._codes = {normalise_dashes(p.code).upper() for p in self.products}
 
     def find(self, fields: Fields) -> list[Reference]:
         """Return every reference in the fields, own document number marked ``is``."""
@@ -141,12 +148,21 @@ class Recognizer:
         return [found[k] for k in sorted(found)]
 
     def _find_docs(self, text: str, where: str) -> list[Reference]:
-        refs = []
+        found = {}
         for m in self._docs.finditer(text):
-            value = f"{m.group('prefix').upper()}-{m.group('number')}"
-            refs.append(Reference("doc_number", value, "cites", m.group(0), where, m.start(),
-                                  _context(text, m), m.group("rev")))
-        return refs
+            found[m.start()] = self._doc_ref(m, text, where)
+        for m in self._any_docs.finditer(text):
+            if m.start() in found or m.group("prefix") in self._not_docs:
+                continue
+            ref = self._doc_ref(m, text, where)
+            if ref.value not in self._codes:
+                found[m.start()] = ref
+        return [found[k] for k in sorted(found)]
+
+    @staticmethod
+    def _doc_ref(m: re.Match, text: str, where: str) -> Reference:
+        value = f"{m.group('prefix').upper()}-{m.group('number')}"
+        return Reference("doc_number", value, "cites", m.group(0), where, m.start(), _context(text, m), m.group("rev"))
 
 
 def canonical_cr(m: re.Match) -> str:
