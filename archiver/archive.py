@@ -226,18 +226,12 @@ class Archive(CrossRefs):
             return count
 
     def _index_records(self, ids: list[int]) -> Iterator[IndexRecord]:
-        for start in range(0, len(ids), 200):
-            chunk = ids[start:start + 200]
-            docs = self.catalog.documents(chunk)
-            products = self.catalog.values_of(chunk, "product")
-            crs = self.catalog.values_of(chunk, "change_request")
-            for doc_id in chunk:
-                doc = docs[doc_id]
-                yield IndexRecord(
-                    doc_id=doc.id, title=doc.title or "", content=self.catalog.text(doc.id),
-                    filename=doc.filename or "", author=doc.author or "", format=doc.format,
-                    date=_parse(doc.date), created=_parse(doc.created), modified=_parse(doc.modified),
-                    size=doc.size, products=tuple(products[doc_id]), change_requests=tuple(crs[doc_id]))
+        for doc, products, crs in self.catalog.documents_with_refs(ids):
+            yield IndexRecord(
+                doc_id=doc.id, title=doc.title or "", content=self.catalog.text(doc.id),
+                filename=doc.filename or "", author=doc.author or "", format=doc.format,
+                date=_parse(doc.date), created=_parse(doc.created), modified=_parse(doc.modified),
+                size=doc.size, products=tuple(products), change_requests=tuple(crs))
 
     # -- queries ------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from archiver.refs import Fields, Product, Reference
 
@@ -135,15 +135,27 @@ class LinksMixin:
 
     def refs_of_docs(self, doc_ids: Iterable[int]) -> list[tuple]:
         """Return (doc_id, kind, value, role, revision, evidence, location) of several documents' references."""
-        ids = list(doc_ids)
-        rows = []
+        return self._chunked("SELECT doc_id, kind, value, role, revision, evidence, location FROM refs "
+                             "WHERE doc_id IN ({marks}) ORDER BY id", doc_ids)
+
+    def _chunked(self, sql: str, ids: Iterable[int]) -> list[tuple]:
+        """Run a query whose ``{marks}`` take a list of ids, 500 at a time; return all rows."""
+        ids, rows = list(ids), []
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows += [tuple(r) for r in self.db.execute(
-                f"SELECT doc_id, kind, value, role, revision, evidence, location FROM refs "
-                f"WHERE doc_id IN ({marks}) ORDER BY id", chunk)]
+            rows += [tuple(r) for r in self.db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)]
         return rows
+
+    def documents_with_refs(self, doc_ids: Iterable[int]) -> Iterator[tuple]:
+        """Yield (Document, product codes, change request ids) of documents, 500 at a time, in the order given."""
+        ids = list(doc_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            docs = self.documents(chunk)
+            products = self.values_of(chunk, "product")
+            crs = self.values_of(chunk, "change_request")
+            for doc_id in chunk:
+                yield docs[doc_id], products[doc_id], crs[doc_id]
 
     def refs_to(self, kind: str, value: str) -> list[tuple]:
         """Return (doc_id, kind, value, role, revision, evidence, location) of the references to one thing."""
@@ -153,16 +165,9 @@ class LinksMixin:
 
     def graph_documents_of(self, doc_ids: Iterable[int]) -> list[tuple]:
         """Return the graph_documents() rows of some documents."""
-        ids = list(doc_ids)
-        rows = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows += [tuple(r) for r in self.db.execute(
-                f"""SELECT id, title, filename, format, date, sha256, doc_number, revision,
+        return self._chunked("""SELECT id, title, filename, format, date, sha256, doc_number, revision,
                        json_extract(metadata, '$.message_id'), json_extract(metadata, '$.in_reply_to')
-                    FROM documents WHERE state != 'rejected' AND id IN ({marks}) ORDER BY id""", chunk)]
-        return rows
+                    FROM documents WHERE state != 'rejected' AND id IN ({marks}) ORDER BY id""", doc_ids)
 
     def messages_by_id(self, message_ids: Iterable[str]) -> dict[str, int]:
         """Return the documents that are the e-mails with these Message-IDs."""

@@ -130,20 +130,13 @@ class Filer:
         senders = self.catalog.filing_senders()
         product_names = {p.code: p.name for p in self.catalog.products()}
         found = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            docs = self.catalog.documents(chunk)
-            products = self.catalog.values_of(chunk, "product")
-            crs = self.catalog.values_of(chunk, "change_request")
-            for doc_id in chunk:
-                d = docs[doc_id]
-                self._originals[doc_id] = Original(self.store.path_for(d.sha256), d.sha256, d.size)
-                found.append(DocMeta(
-                    doc_id=doc_id, sha256=d.sha256, format=d.format, mime=d.mime, title=d.title,
-                    author=d.author, sender=senders.get(doc_id), date=_date(d.date), filename=d.filename,
-                    doc_number=d.doc_number, revision=d.revision, products=tuple(products[doc_id]),
-                    product_names=tuple(product_names.get(p, "") for p in products[doc_id]),
-                    crs=tuple(crs[doc_id])))
+        for d, products, crs in self.catalog.documents_with_refs(ids):
+            self._originals[d.id] = Original(self.store.path_for(d.sha256), d.sha256, d.size)
+            found.append(DocMeta(
+                doc_id=d.id, sha256=d.sha256, format=d.format, mime=d.mime, title=d.title,
+                author=d.author, sender=senders.get(d.id), date=_date(d.date), filename=d.filename,
+                doc_number=d.doc_number, revision=d.revision, products=tuple(products),
+                product_names=tuple(product_names.get(p, "") for p in products), crs=tuple(crs)))
         return found
 
     def _original(self, doc_id: int) -> Original:
