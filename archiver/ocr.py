@@ -31,8 +31,7 @@ class OcrPage:
     confidence: float | None      # mean word confidence, 0-100; None when no word was read
     engine: str                   # "tesseract 5.3.0"
     languages: str                # "eng+deu"
-    rotation: int | None          # degrees we turned the page to read it; None: Tesseract's own
-                                  # page segmentation with orientation detection read it as it was
+    rotation: int | None          # clockwise degrees the page was turned to read it; None: orientation unknown
     words: int
 
 
@@ -58,7 +57,17 @@ def installed_languages() -> set[str]:
 def ocr_page(path: str, mime: str, number: int, languages: tuple[str, ...], max_pixels: int) -> OcrPage:
     """Read page ``number`` (1-based) of a stored image or PDF; runs in a worker process."""
     image = load_page_image(Path(path), mime, number, max_pixels)
+    if mime in ("image/png", "image/jpeg") and not _exif_rotated(image):
+        # Tesseract reads the stored file itself: no second encoding of the image.
+        return read_image(image, number, languages, source=path)
     return read_image(image, number, languages)
+
+
+def _exif_rotated(image: Image.Image) -> bool:
+    try:
+        return image.getexif().get(0x0112, 1) != 1
+    except Exception:  # noqa: BLE001 - unreadable EXIF: let Pillow's copy be read
+        return True
 
 
 def load_page_image(path: Path, mime: str, number: int, max_pixels: int) -> Image.Image:
@@ -113,38 +122,40 @@ def detect_rotation(image: Image.Image) -> int | None:
     return int(osd.get("rotate", 0)) % 360
 
 
-def read_image(image: Image.Image, number: int, languages: tuple[str, ...]) -> OcrPage:
+def read_image(image: Image.Image, number: int, languages: tuple[str, ...], source: str | None = None) -> OcrPage:
     """OCR one page image the right way up.
 
-    One Tesseract pass with automatic page segmentation and orientation
-    detection (``--psm 1``) reads most pages, sideways or upside down ones too.
-    When that reading is poor, Tesseract's orientation detection is asked
-    explicitly, and when it cannot tell (too little text), the best of the four
+    Most pages are upright: one plain Tesseract pass reads them (``source``, the
+    stored file, spares encoding the image again). A poor reading means the page
+    may be turned: Tesseract's orientation detection says how, the page is turned
+    and read again, and when it cannot tell (too little text) the best of the four
     ways up wins.
     """
     lang = "+".join(languages)
     engine = f"{ENGINE} {engine_version() or 'unknown'}"
-    text, conf, words = _recognise(image, lang, "--psm 1")
+    text, conf, words = _recognise(source or image, lang)
     if conf is not None and conf >= GOOD_CONFIDENCE and words >= 3:
-        return OcrPage(number, text, conf, engine, lang, None, words)
+        return OcrPage(number, text, conf, engine, lang, 0, words)
     rotation = detect_rotation(image)
     if rotation is not None:
-        text, conf, words = _recognise(_turn(image, rotation), lang)
+        if rotation:
+            text, conf, words = _recognise(_turn(image, rotation), lang)
         return OcrPage(number, text, conf, engine, lang, rotation, words)
-    best = (-1.0, text, conf, words)
-    for angle in (0, 90, 180, 270):
+    # Orientation unknown: the way up that reads best wins (None when nothing could be read).
+    best = ((conf or 0) * words, text, conf, words, 0 if words else None)
+    for angle in (90, 180, 270):
         text, conf, words = _recognise(_turn(image, angle), lang)
         if (conf or 0) * words > best[0]:
-            best = ((conf or 0) * words, text, conf, words)
-    _, text, conf, words = best
-    return OcrPage(number, text, conf, engine, lang, None, words)
+            best = ((conf or 0) * words, text, conf, words, angle)
+    _, text, conf, words, angle = best
+    return OcrPage(number, text, conf, engine, lang, angle, words)
 
 
 def _turn(image: Image.Image, clockwise: int) -> Image.Image:
     return image if clockwise == 0 else image.rotate(-clockwise, expand=True, fillcolor="white")
 
 
-def _recognise(image: Image.Image, lang: str, config: str = "") -> tuple[str, float | None, int]:
+def _recognise(image: Image.Image | str, lang: str, config: str = "") -> tuple[str, float | None, int]:
     try:
         data = pytesseract.image_to_data(image, lang=lang, config=config, output_type=pytesseract.Output.DICT)
     except pytesseract.TesseractError as exc:

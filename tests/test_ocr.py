@@ -120,6 +120,9 @@ def test_ocr_details_per_page_are_kept(scanned):
     sideways = archive.show(str(results["sideways.jpg"].doc_id))
     assert sideways.text_start.startswith("DELIVERY NOTE 55812")   # read the right way up
     assert sideways.ocr["mean_confidence"] > 80
+    rotations = {name: [e["detail"]["rotation"] for e in archive.catalog.audit_events(results[name].doc_id)
+                        if e["action"] == "ocr.page"] for name in ("sideways.jpg", "upside.png", "approval.png")}
+    assert rotations == {"sideways.jpg": [90], "upside.png": [180], "approval.png": [0]}
 
 
 def test_only_pages_without_text_are_read_in_a_mixed_pdf(scanned):
