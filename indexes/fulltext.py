@@ -22,7 +22,7 @@ SCHEMA_VERSION = 1
 META_FILE = "archiver-index.json"
 DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
 SNIPPET_CHARS = 240
-SNIPPET_WINDOW = 20_000
+SNIPPET_WINDOW = 4_000
 
 
 class FulltextError(Exception):
