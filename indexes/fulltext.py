@@ -233,7 +233,7 @@ class FulltextIndex:
             with ix.searcher() as s:
                 # With a filter, Whoosh's len(results) counts matches before filtering:
                 # score them all and count what is left.
-                results = s.search(q, filter=filt, limit=None if filt else limit, terms=True)
+                results = s.search(q, filter=filt, limit=None if filt else limit)
                 total = results.scored_length() if filt else len(results)
                 results.fragmenter = highlight.ContextFragmenter(
                     maxchars=SNIPPET_CHARS, surround=80, charlimit=None)
@@ -343,8 +343,8 @@ def _snippet(hit, q: query.Query, text_of) -> str:
     snippet = ""
     # Highlighting analyses the text again: do it a window at a time, so that a hit near
     # the start of a long document costs a window, and a deep one is still found.
-    for start in range(0, len(text), SNIPPET_WINDOW):
-        snippet = hit.highlights("content", text=text[start:start + SNIPPET_WINDOW + 400], top=2)
+    for start, end in _windows(len(text)):
+        snippet = hit.highlights("content", text=text[start:end], top=2)
         if snippet:
             break
     if not snippet:
@@ -352,6 +352,13 @@ def _snippet(hit, q: query.Query, text_of) -> str:
     if not snippet:
         snippet = text[:SNIPPET_CHARS]
     return " ".join(snippet.split())
+
+
+def _windows(length: int) -> Iterator[tuple[int, int]]:
+    """Yield overlapping (start, end) windows: a short first one (most hits are early), then longer ones."""
+    yield 0, min(length, 1200)
+    for start in range(1000, length, SNIPPET_WINDOW):
+        yield start, start + SNIPPET_WINDOW + 400
 
 
 def _ident_snippet(text: str, q: query.Query) -> str:
