@@ -101,8 +101,10 @@ def _target(out: Path | None, as_zip: bool) -> tuple[Path, bool]:
         out = out.with_name(out.name + ".zip")
     if out.exists() or out.is_symlink():
         raise ArchiverError(f"{out}: already exists; choose another --out or remove it")
-    if not out.parent.is_dir():
-        raise ArchiverError(f"{out.parent}: no such folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiverError(f"{out.parent}: cannot create the folder ({exc.strerror or exc})") from exc
     return out, as_zip
 
 
