@@ -21,6 +21,7 @@ vertical-align:top;border-bottom:1px solid #eee}th{background:#f4f4f4}table.kv t
 code{font-size:.85rem;word-break:break-all}tr.child td:first-child{padding-left:1.5rem}
 img{max-width:100%;height:auto;border:1px solid #ddd}
 #documents-table td:nth-child(-n+3),#timeline td:nth-child(-n+3){white-space:nowrap}
+td.native{word-break:break-all;max-width:22rem}
 """
 
 
@@ -90,8 +91,8 @@ def _documents_section(items) -> str:
         rows.append(
             f'<tr{css} id="{esc(i.control_number)}"><td>{esc(i.control_number)}</td>'
             f"<td>{esc(family)}</td><td>{esc((d.date or '')[:10])}</td><td>{esc(d.title or i.name)}</td>"
-            f"<td>{esc(d.format)}</td><td>{d.size:,}</td><td><code>{esc(d.sha256)}</code></td>"
-            f'<td><a href="{href(i.native)}">{esc(i.native.partition("/")[2])}</a></td>'
+            f'<td>{esc(d.format)}</td><td>{d.size:,}</td><td><code title="{esc(d.sha256)}">{esc(d.sha256[:16])}…</code></td>'
+            f'<td class="native"><a href="{href(i.native)}">{esc(i.native.partition("/")[2])}</a></td>'
             f'<td><a href="{href(i.text)}">text</a></td></tr>\n')
     return ('<section id="documents">\n<h2>Documents</h2>\n<table id="documents-table">\n<thead><tr>'
             "<th>Control number</th><th>Family</th><th>Date</th><th>Title</th><th>Format</th><th>Bytes</th>"
