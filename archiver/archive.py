@@ -125,7 +125,10 @@ class Archive(CrossRefs):
                 report = self._ocr(ocr_progress)
                 results = self._refresh(results)
             if self.config["filing.enabled"]:
-                self._filer().run(only={r.doc_id for r in results if r.doc_id is not None})
+                # Unchanged inputs and new paths of known content change nothing in the tree.
+                new = {r.doc_id for r in results if r.doc_id is not None and r.status not in ("unchanged", "duplicate")}
+                if new:
+                    self._filer().run(only=new)
             return IngestReport(results, report)
 
     def file(self, dry_run: bool = False) -> FilingReport:
