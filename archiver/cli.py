@@ -139,7 +139,10 @@ def ocr(archive: Archive, as_json: bool) -> None:
     with _progress(not as_json, "OCR pages") as progress:
         report = archive.ocr(progress)
     if as_json:
-        return output.print_json(report)
+        output.print_json(report)
+        if report.warning:
+            sys.exit(EXIT_ERROR)
+        return
     if report.warning:
         raise ArchiverError(report.warning)
     click.echo(f"Read {report.pages} page{'s' * (report.pages != 1)} of {report.documents} "
@@ -294,7 +297,9 @@ def _print_show(view) -> None:
              ("format", f"{d.format} ({d.mime})"), ("size", f"{d.size:,} bytes"), ("pages", d.pages),
              ("state", d.state + (f": {d.reason}" if d.reason else "")), ("text", f"{d.text_length:,} characters")]
     if view.ocr:
-        pairs.append(("ocr", f"{view.ocr['pages']} pages, mean confidence {view.ocr['mean_confidence']}"))
+        conf = view.ocr["mean_confidence"]
+        pairs.append(("ocr", f"{view.ocr['pages']} pages, " + (f"mean confidence {conf}" if conf is not None
+                                                                 else "no words could be read")))
     for key, value in pairs:
         if value not in (None, ""):
             click.echo(f"{click.style(f'{key:<9}', bold=True)} {value}")

@@ -206,5 +206,5 @@ def graph_export(archive: Archive, fmt: str, out: Path | None, as_json: bool) ->
     if out is None:
         return
     if as_json:
-        return output.print_json({"out": str(out), "format": fmt, **stats})
+        return output.print_json({"out": str(out.absolute()), "format": fmt, **stats})
     click.echo(f"Wrote {stats['nodes']} nodes and {stats['edges']} edges to {out}", err=True)

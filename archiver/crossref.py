@@ -86,6 +86,12 @@ def load_products(path: Path) -> list[Product]:
         products.append(Product(entry["code"].strip(), str(entry.get("name", "")).strip(), tuple(aliases)))
     if not products:
         raise ConfigError(f"{path}: no [[products]] entries")
+    owner: dict[str, str] = {}
+    for p in products:
+        for term in (p.code, p.name, *p.aliases):
+            key = normalise_dashes(term).strip().lower()
+            if key and owner.setdefault(key, p.code) != p.code:
+                raise ConfigError(f"{path}: {term!r} names both {owner[key]} and {p.code}")
     return products
 
 
@@ -215,7 +221,7 @@ class CrossRefs:
         crs = [value] if kind == "cr" else (
             [cr for cr, _, _ in self.catalog.crs_affecting(value)] if kind == "product" else [])
         docs = self.catalog.documents(doc_ids)
-        entries = [TimelineEntry(d.date, "document", None, None, d.id, d.title or d.filename or "", "")
+        entries = [TimelineEntry(d.date, "document", None, None, d.id, d.title or d.filename or "", None)
                    for d in docs.values()]
         for cr in crs:
             for step, date, doc_id, evidence in self.catalog.cr_steps(cr):

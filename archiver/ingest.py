@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from archiver import stages
-from archiver.catalog import Catalog
+from archiver.catalog import Catalog, iso
 from archiver.config import Config
 from archiver.extract import Limits
 from archiver.records import Extraction, IngestResult
@@ -48,7 +48,7 @@ class Ingester:
 
     def run(self, paths: Iterable[Path]) -> list[IngestResult]:
         """Ingest every file under ``paths``; return one result per input (attachments included)."""
-        files = list(stages.discover(paths))
+        files = list(stages.discover(paths, skip=self.store.root.parent))
         self.total = len(files)
         try:
             self._resume_messages()
@@ -174,7 +174,7 @@ class Ingester:
 
     def _date(self, task: Task, ex: Extraction | None) -> str | None:
         if ex is None:
-            return None
+            return iso(stages.file_time(task))
         fallback = stages.file_time(task)
         if fallback is None and task.message_id is not None:
             message_date = self.catalog.document(task.message_id).date

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sys
 from typing import Any, Sequence
 
 import click
@@ -29,7 +30,8 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], right: Sequence
     """Return rows as an aligned plain-text table; the last column is cut to the terminal width."""
     cells = [[("" if c is None else str(c)) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    term = shutil.get_terminal_size((120, 24)).columns
+    # Cut the last column to the terminal's width only on a terminal; piped output stays whole.
+    term = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 1 << 16
     used = sum(widths[:-1]) + 2 * (len(widths) - 1)
     widths[-1] = max(len(headers[-1]), min(widths[-1], term - used)) if used < term else widths[-1]
 

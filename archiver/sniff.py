@@ -25,6 +25,8 @@ _IMAGE_MIMES = {
     "image/png": "PNG image", "image/jpeg": "JPEG image", "image/tiff": "TIFF image",
     "image/gif": "GIF image", "image/bmp": "BMP image", "image/webp": "WebP image",
 }
+_MIME_ALIASES = {"image/x-ms-bmp": "image/bmp", "image/x-bmp": "image/bmp", "image/jpg": "image/jpeg",
+                 "image/pjpeg": "image/jpeg", "image/x-tiff": "image/tiff"}
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _MAIL_HEADERS = {
     "from", "to", "cc", "subject", "date", "message-id", "received", "return-path",
@@ -70,8 +72,9 @@ def _sniff_binary(head: bytes) -> Sniffed | None:
     except (puremagic.PureError, ValueError):
         return None
     for m in matches:
-        if m.mime_type in _IMAGE_MIMES:
-            return Sniffed("image", m.mime_type, _IMAGE_MIMES[m.mime_type])
+        mime = _MIME_ALIASES.get(m.mime_type, m.mime_type)
+        if mime in _IMAGE_MIMES:
+            return Sniffed("image", mime, _IMAGE_MIMES[mime])
     strong = [m for m in matches if len(m.byte_match) >= 3 and m.offset < 64]
     if strong and _is_binary(head):
         m = strong[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,16 +59,21 @@ class Task:
 
 # -- stages -------------------------------------------------------------------
 
-def discover(paths: Iterable[Path]) -> Iterator[Path]:
-    """Yield every file under the given files and folders, in a stable order."""
+def discover(paths: Iterable[Path], skip: Path | None = None) -> Iterator[Path]:
+    """Yield every file under the given files and folders, in a stable order.
+
+    ``skip`` (the archive's own folder) is never walked into, so that ingesting a
+    folder that holds the archive does not take in the archive itself.
+    """
+    skip = Path(os.path.abspath(skip)) if skip else None
     for path in paths:
         path = Path(os.path.abspath(path))
         if path.is_dir():
             for folder, dirs, files in os.walk(path):
-                dirs.sort()
+                dirs[:] = sorted(d for d in dirs if skip is None or Path(folder, d) != skip)
                 for name in sorted(files):
                     yield Path(folder) / name
-        else:
+        elif skip is None or skip not in path.parents:
             yield path
 
 
@@ -79,6 +85,9 @@ def check_unchanged(task: Task, catalog: Catalog) -> Task:
         return replace(task, status="rejected", reason="file vanished before it could be read")
     except OSError as exc:
         return replace(task, status="rejected", reason=f"cannot read: {exc.strerror or exc}")
+    if not stat.S_ISREG(st.st_mode):
+        # A pipe, socket or device would block or never end: refuse it before reading a byte.
+        return replace(task, status="rejected", reason="not a regular file (a pipe, socket or device)")
     task = replace(task, size=st.st_size, mtime_ns=st.st_mtime_ns, filename=task.path.name)
     seen = catalog.source_at(task.label)
     if seen and seen[1] == st.st_size and seen[2] == st.st_mtime_ns:

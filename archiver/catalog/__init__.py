@@ -284,8 +284,8 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
     def low_confidence(self, threshold: float) -> list[tuple[int, str, float]]:
         """Return (doc_id, title, mean confidence) of OCR'd documents under ``threshold``."""
         rows = self.db.execute(
-            """SELECT d.id, COALESCE(d.title, d.filename, ''), AVG(p.confidence) AS c FROM pages p
-               JOIN documents d ON d.id = p.doc_id WHERE p.source = 'ocr' AND p.confidence IS NOT NULL
+            """SELECT d.id, COALESCE(d.title, d.filename, ''), AVG(COALESCE(p.confidence, 0)) AS c FROM pages p
+               JOIN documents d ON d.id = p.doc_id WHERE p.source IN ('ocr', 'ocr_failed')
                GROUP BY d.id HAVING c < ? ORDER BY c""", (threshold,))
         return [(r[0], r[1], round(r[2], 1)) for r in rows]
 
