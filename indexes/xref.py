@@ -248,10 +248,17 @@ class XrefGraph:
 
     def subgraph(self, node_ids: Iterable[str]) -> XrefGraph:
         """Return a copy holding these nodes and the edges among them."""
-        ids = list(node_ids)
+        ids = sorted(set(node_ids))
         for node_id in ids:
             self._data(node_id)
-        return XrefGraph(self._g.subgraph(ids).copy())
+        # Built explicitly in sorted order: networkx's subgraph views iterate a small node set
+        # in hash order, which would make exports differ from run to run.
+        keep = set(ids)
+        g = nx.MultiDiGraph()
+        g.add_nodes_from((n, self._g.nodes[n]) for n in ids)
+        g.add_edges_from(sorted(((u, v, k, d) for u in ids for v, keyed in self._g[u].items() if v in keep
+                                 for k, d in keyed.items()), key=lambda e: (e[0], e[1], str(e[2]))))
+        return XrefGraph(g)
 
     def export(self, fmt: str, out: IO | Path | str) -> None:
         """Write the graph as "graphml", "gexf", "json" (node-link) or "dot".
