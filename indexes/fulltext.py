@@ -73,7 +73,8 @@ class _DigitsOnly(analysis.Filter):
 
     def __call__(self, tokens):
         for t in tokens:
-            if any(c.isdigit() for c in t.text):
+            # A query keeps its words: 'SPEC-*' is a pattern over indexed 'spec-104', 'spec-21'...
+            if getattr(t, "mode", "") == "query" or any(c.isdigit() for c in t.text):
                 yield t
 
 
@@ -289,7 +290,7 @@ class _Writer:
 # CR-2023-0142, SPEC-104, ECO-1123, DWG-3310. Outside quotes and fields, we search it in the
 # exact-match field only, so that 'CR-2023-0142' does not match 'CR-2023-01420' or loose words.
 _QUERY_TOKEN = re.compile(r'"[^"]*"|\S+')
-_IDENT_QUERY = re.compile(r"^(?=[^:]*\d)[A-Za-z][\w.]*(?:[-\u2010-\u2015\u2212_][\w.*?]+)+$")
+_IDENT_QUERY = re.compile(r"^(?=[^:]*[\d*?])[A-Za-z][\w.]*(?:[-\u2010-\u2015\u2212_][\w.*?]+)+$")
 
 
 def _rewrite_identifiers(text: str) -> str:
@@ -304,7 +305,7 @@ def _rewrite_identifiers(text: str) -> str:
             return token
         core = core.translate(DASHES).lower().rstrip(".")
         if "*" in core or "?" in core:
-            return f"{token[:lead]}ident:{core}{tail}"
+            return f"{token[:lead]}(ident:{core} OR cr:{core} OR product:{core}){tail}"
         # Also the recognised references: a change request written "CR 2024-0142" in the
         # text is filed under its canonical id, and so is a product under its code.
         return f'{token[:lead]}(ident:"{core}" OR cr:"{core}" OR product:"{core}"){tail}'

@@ -61,6 +61,10 @@ def test_a_changed_file_at_the_same_path_becomes_a_new_document(archive, inbox):
     assert archive.store.has(first.sha256) and archive.store.has(second.sha256)
     assert archive.resolve(str(path)) == second.doc_id
     assert archive.catalog.versions() == [(second.doc_id, first.doc_id, str(path))]
+    [old] = archive.catalog.sources(first.doc_id)          # the former version keeps where it was seen
+    assert (old.path, old.status) == (str(path), "replaced")
+    [new] = archive.catalog.sources(second.doc_id)
+    assert (new.path, new.status) == (str(path), "present")
     [link] = [n for n in archive.related(str(second.doc_id)).neighbours if n.relation == "version_of"]
     assert (link.id, link.direction) == (first.doc_id, "out")
 

@@ -41,6 +41,8 @@ def test_identifiers_match_exactly_as_written(loaded):
     assert names(loaded, "cr-2023-0142") == ["approval.txt", "dashes.txt"]
     assert names(loaded, "WX-100") == ["approval.txt"]
     assert names(loaded, "CR-2023-*") == ["approval.txt", "dashes.txt", "lookalike.txt"]
+    assert names(loaded, "WX-*") == ["approval.txt"]
+    assert names(loaded, "cr-*") == ["approval.txt", "dashes.txt", "lookalike.txt"]
 
 
 def test_stemming_and_accent_folding(loaded):

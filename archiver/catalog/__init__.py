@@ -111,10 +111,13 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
     def record_source(self, doc_id: int, path: str, size: int, mtime_ns: int) -> None:
         """Record (or refresh) that a document's content was seen at ``path``."""
         t = now()
+        # Another content seen at this path before is a former version: it keeps its row.
+        self.db.execute("UPDATE sources SET status='replaced', last_seen=? WHERE path=? AND doc_id != ? "
+                        "AND status='present'", (t, path, doc_id))
         self.db.execute(
             """INSERT INTO sources (doc_id, path, size, mtime_ns, first_seen, last_seen, status)
                VALUES (?,?,?,?,?,?, 'present')
-               ON CONFLICT(path) DO UPDATE SET doc_id=excluded.doc_id, size=excluded.size,
+               ON CONFLICT(path, doc_id) DO UPDATE SET size=excluded.size,
                mtime_ns=excluded.mtime_ns, last_seen=excluded.last_seen, status='present'""",
             (doc_id, path, size, mtime_ns, t, t))
 
@@ -207,7 +210,9 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
 
     def source_at(self, path: str) -> tuple[int, int, int] | None:
         """Return (doc_id, size, mtime_ns) last recorded for a path, or None."""
-        row = self.db.execute("SELECT doc_id, size, mtime_ns FROM sources WHERE path=?", (path,)).fetchone()
+        row = self.db.execute(
+            "SELECT doc_id, size, mtime_ns FROM sources WHERE path=? ORDER BY status='present' DESC, last_seen DESC, "
+            "id DESC LIMIT 1", (path,)).fetchone()
         return tuple(row) if row else None
 
     def doc_id_by_sha(self, sha256: str) -> int | None:
@@ -223,11 +228,12 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
 
     def doc_ids_by_path(self, path: str) -> list[int]:
         """Return ids of documents seen at ``path`` (exactly, or ending with it)."""
-        rows = self.db.execute("SELECT DISTINCT doc_id FROM sources WHERE path=?", (path,)).fetchall()
+        rows = self.db.execute("SELECT DISTINCT doc_id, status FROM sources WHERE path=?", (path,)).fetchall()
         if not rows:
-            rows = self.db.execute("SELECT DISTINCT doc_id FROM sources WHERE path LIKE ? ESCAPE '\\'",
+            rows = self.db.execute("SELECT DISTINCT doc_id, status FROM sources WHERE path LIKE ? ESCAPE '\\'",
                                    ("%/" + _like_escape(path),)).fetchall()
-        return [r[0] for r in rows]
+        present = [r[0] for r in rows if r[1] == "present"]
+        return present or sorted({r[0] for r in rows})
 
     def document(self, doc_id: int) -> Document | None:
         """Return one document, or None."""

@@ -170,3 +170,25 @@ CREATE INDEX documents_message_id ON documents(json_extract(metadata, '$.message
 UPDATE documents SET linked = 0;
 """),
 )
+
+
+MIGRATIONS += (
+    ("0006_sources_keep_every_version", """
+CREATE TABLE sources_new (
+    id          INTEGER PRIMARY KEY,
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    path        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    mtime_ns    INTEGER NOT NULL,
+    first_seen  TEXT NOT NULL,
+    last_seen   TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'present',
+    UNIQUE (path, doc_id)
+);
+INSERT INTO sources_new SELECT id, doc_id, path, size, mtime_ns, first_seen, last_seen, status FROM sources;
+DROP TABLE sources;
+ALTER TABLE sources_new RENAME TO sources;
+CREATE INDEX sources_doc ON sources(doc_id);
+CREATE INDEX sources_path ON sources(path, status);
+"""),
+)
