@@ -606,6 +606,9 @@ def test_hand_placed_files_are_reported_and_left_alone(root):
         ("WX-100/Change requests/CR-2024-0142/2024-03-04 memo.txt", "in the way: a file archiver did not place")]
     assert (filed / "Hand notes" / "todo.txt").read_text() == "mine"
     assert in_the_way.read_text() == "not the memo" and changed.read_text() == "edited by hand"
+    # The blocked memo keeps its old entry: it stays findable in the tree.
+    kept = [p for p in archive.catalog.filed_entries() if p.endswith("memo.txt")]
+    assert kept and all((filed / p).is_file() for p in kept)
     assert "WX-200/Change requests/CR-2024-0142/2024-03-04 CR-2024-0142 approved.eml" in tree_on_disk(root)
     archive.close()
 

@@ -147,9 +147,8 @@ class Tree:
             if why is None:
                 checked.append(action)
                 continue
+            # A blocked move keeps the old entry: the document stays findable in the tree.
             plan.blocked.append(Problem(action.path, why, action.doc_id))
-            if action.action == "move":
-                checked.append(Action("remove", action.source, action.doc_id, current[action.source].rule))
         plan.actions = checked
 
     def _blocker(self, action: Action, current: dict[str, Filed], freed: set[str]) -> str | None:
