@@ -19,6 +19,7 @@ WINDOW = 900
 _MEETING = re.compile(r"(?i)\b(minutes|meeting|agenda|notes|protocol)\b")
 _REQUEST = re.compile(r"(?i)\b(change request|request form|request)\b|_request\b")
 _REVIEW = re.compile(r"(?i)\breview(ed)?\b")
+_REPLY = re.compile(r"(?i)\s*(re|aw|sv|fw|fwd|wg|tr)\s*:")
 _DECISIONS = {
     "approved": re.compile(r"(?i)(?<!if )(?<!be )(?<!for )\bapproved\b"),
     "rejected": re.compile(r"(?i)\b(rejected|declined|not approved)\b"),
@@ -49,6 +50,7 @@ class Paper:
     headline: bool               # the CR is named in the title or file name
     change_orders: tuple[str, ...] = ()   # ECO/ECN ids the document concerns
     order_headline: bool = False          # an ECO/ECN id is in the title or file name: it is a change order
+    own_order: bool = False               # the paper is the change order this lifecycle is of
 
 
 @dataclass(frozen=True)
@@ -82,13 +84,18 @@ def steps_of(paper: Paper) -> list[Step]:
     opening = paper.text[:300]
     first_line = opening.strip().split("\n", 1)[0] if opening.strip() else ""
     head = f"{paper.title} {paper.filename} {first_line if not paper.title else ''}"
-    own_date = (paper.date or "")[:10] or None
+    # A date labelled at the top of the paper ("Date: 2024-12-02") beats the file's own date.
+    own_date = _labelled_date(opening) or (paper.date or "")[:10] or None
     steps: list[Step] = []
-    if paper.headline and _REQUEST.search(head) and not _REVIEW.search(head):
+    reply = _REPLY.match(paper.title)
+    if paper.headline and _REQUEST.search(head) and not _REVIEW.search(head) and not reply:
         when = _labelled_date(paper.text) or own_date
         steps.append(Step("requested", when, paper.doc_id, _clip(head)))
     if paper.headline and _REVIEW.search(head):
         steps.append(Step("reviewed", own_date, paper.doc_id, _clip(head)))
+    if paper.own_order:
+        # A change order or notice is itself the authorisation of the change it carries.
+        steps.append(Step("authorised", own_date, paper.doc_id, _clip(head)))
     meeting = bool(_MEETING.search(head) or _MEETING.search(first_line)) and not _REVIEW.search(head)
     for window in _windows(paper):
         if meeting and not paper.headline:

@@ -67,7 +67,8 @@ def paper_for(catalog: Catalog, doc_id: int, cr: str) -> lifecycle.Paper:
         change_orders=tuple(sorted({r.value for r in refs if r.kind == "change_request"
                                     and r.value.startswith(CHANGE_ORDER_PREFIXES)})),
         order_headline=any(r.kind == "change_request" and r.value.startswith(CHANGE_ORDER_PREFIXES)
-                           and r.where in ("title", "filename") for r in refs))
+                           and r.where in ("title", "filename") for r in refs),
+        own_order=is_change_order(cr) and any(r.where in ("title", "filename") for r in mine))
 
 
 def _first_line_end(text: str) -> int:
@@ -83,6 +84,10 @@ def affected_products(catalog: Catalog, cr: str) -> list[tuple[str, int, str]]:
     without one, the documents that concern this change request alone do.
     """
     forms = sorted({doc_id for step, _, doc_id, _ in catalog.cr_steps(cr) if step == "requested"})
+    if not forms and is_change_order(cr):
+        # A change order names its products itself: the papers titled with its id.
+        forms = [d for d in catalog.docs_referring("change_request", cr)
+                 if any(r.value == cr and r.where in ("title", "filename") for r in catalog.refs_of(d))]
     if not forms:
         forms = [d for d in catalog.docs_referring("change_request", cr)
                  if {r.value for r in catalog.refs_of(d) if r.kind == "change_request"
