@@ -48,7 +48,10 @@ def decode_html(data: bytes) -> tuple[str, str]:
         try:
             return data.decode(declared), declared
         except (UnicodeDecodeError, LookupError):
-            pass
+            # The page lies about its charset: pages saved by old tools are mostly Windows-1252.
+            latin = data.decode("cp1252", errors="replace")
+            if all(ord(c) < 0x250 or 0x2000 <= ord(c) < 0x2200 for c in latin if ord(c) > 127):
+                return latin, "cp1252"
     return decode_bytes(data)
 
 
