@@ -195,6 +195,8 @@ def _print_ingest_summary(results) -> None:
 @main.command()
 @click.argument("query")
 @click.option("--format", "formats", multiple=True, metavar="FORMAT",
+              type=click.Choice(["pdf", "docx", "text", "markdown", "html", "csv", "email", "image"],
+                                case_sensitive=False),
               help="Only this format (pdf, docx, text, markdown, html, csv, email, image); repeatable.")
 @click.option("--after", help="Only documents dated on or after this day (YYYY-MM-DD).")
 @click.option("--before", help="Only documents dated on or before this day (YYYY-MM-DD).")

@@ -248,16 +248,33 @@ class FulltextIndex:
     def parse(text: str, schema: fields.Schema | None = None) -> query.Query:
         """Parse a user query: Whoosh syntax, identifiers matched exactly as written."""
         schema = schema or _schema()
+        for name in _QUERY_FIELD.findall(_QUOTED.sub(" ", text)):
+            if name not in schema.names() and name.lower() not in schema.names():
+                raise QuerySyntaxError(f"cannot understand the query {text!r}: no field {name!r} "
+                                       f"(fields: {', '.join(PUBLIC_FIELDS)})")
         parser = qparser.MultifieldParser(["title", "content", "filename", "ident", "author"], schema)
         parser.add_plugin(qparser.GtLtPlugin())
         try:
             q = parser.parse(_rewrite_identifiers(text))
         except Exception as exc:
-            raise QuerySyntaxError(f"cannot understand the query {text!r}: {exc}") from exc
+            raise QuerySyntaxError(f"cannot understand the query {text!r}: {_plain(exc)}") from exc
         errors = [n.error for n in _walk(q) if getattr(n, "error", None)]
         if errors:
-            raise QuerySyntaxError(f"cannot understand the query {text!r}: {errors[0]}")
+            raise QuerySyntaxError(f"cannot understand the query {text!r}: {_plain(errors[0])}")
         return q
+
+
+PUBLIC_FIELDS = ("title", "content", "filename", "author", "format", "date", "created", "modified", "product", "cr")
+_QUOTED = re.compile(r'"[^"]*"')
+_QUERY_FIELD = re.compile(r"(?<![\w\-])([A-Za-z_]+):(?!//)")
+
+
+def _plain(error) -> str:
+    """Say a parser error in words: Whoosh's date parser leaks int() messages."""
+    message = str(error)
+    if "invalid literal for int()" in message or "time data" in message:
+        return "a date must be written YYYY, YYYY-MM or YYYY-MM-DD (ranges: date:[2024-01-01 TO 2024-06-30])"
+    return message
 
 
 def _walk(q: query.Query) -> Iterator[query.Query]:
