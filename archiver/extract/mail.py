@@ -249,6 +249,7 @@ class MailExtractor:
         return Extraction(
             pages=(Page(number=1, text=text),),
             title=fields["subject"],
+            subject=fields["subject"],
             author=fields["from"],
             created=moment,
             metadata=fields,
