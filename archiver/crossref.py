@@ -212,7 +212,12 @@ class CrossRefs:
 
     def timeline(self, ref: str) -> list[TimelineEntry]:
         """Return the dated documents and lifecycle steps of a change request, product or number."""
-        node = self.resolve_node(ref)
+        try:
+            node = self.resolve_node(ref)
+        except NotFound as exc:
+            if "no such document" not in str(exc):
+                raise
+            raise NotFound(f"{ref}: no change request, product or document number of that name") from exc
         kind, _, value = node.partition(":")
         if kind == "doc":
             raise QueryError(f"{ref}: a timeline is of a change request, product or document number")

@@ -19,6 +19,9 @@ WINDOW = 900
 _MEETING = re.compile(r"(?i)\b(minutes|meeting|agenda|notes|protocol)\b")
 _REQUEST = re.compile(r"(?i)\b(change request|request form|request)\b|_request\b")
 _REVIEW = re.compile(r"(?i)\breview(ed)?\b")
+# Minutes that merely mention a change request in passing do not show it presented.
+_DISCUSSED = re.compile(r"(?i)\b(present\w*|discuss\w*|introduc\w*|decision|decided|approv\w*|reject\w*|"
+                        r"defer\w*|status|review\w*|agenda|proposal|proposed|request\w*)\b")
 _REPLY = re.compile(r"(?i)\s*(re|aw|sv|fw|fwd|wg|tr)\s*:")
 _DECISIONS = {
     "approved": re.compile(r"(?i)(?<!if )(?<!be )(?<!for )\bapproved\b"),
@@ -98,7 +101,7 @@ def steps_of(paper: Paper) -> list[Step]:
         steps.append(Step("authorised", own_date, paper.doc_id, _clip(head)))
     meeting = bool(_MEETING.search(head) or _MEETING.search(first_line)) and not _REVIEW.search(head)
     for window in _windows(paper):
-        if meeting and not paper.headline:
+        if meeting and not paper.headline and _DISCUSSED.search(window):
             steps.append(Step("presented", own_date, paper.doc_id, _clip(window)))
         steps += _decisions(paper, window, own_date)
         if paper.order_headline and _AUTHORISE.search(window):
