@@ -19,6 +19,7 @@ from pathvalidate import is_valid_filename, sanitize_filename
 MAX_COMPONENT = 120          # characters per file or folder name
 MAX_COMPONENT_BYTES = 240    # bytes of UTF-8 per name (ext4 allows 255)
 MAX_PATH = 240               # characters of the whole relative path (Windows MAX_PATH is 260 with the root)
+MAX_PATH_BYTES = 250         # ... and bytes of its UTF-8 (tools count bytes: 4-byte characters fill it sooner)
 MAX_DEPTH = 8                # components of a path template
 MIN_FOLDER = 16              # a folder name is not cut shorter than this to fit MAX_PATH
 MIN_STEM = 32                # nor a file name's stem
@@ -119,7 +120,8 @@ def fit(parts: list[str], suffix: str = "") -> str:
     stem_limit = MAX_COMPONENT
     while True:
         name = _file_name(stem, ext, suffix, stem_limit)
-        excess = sum(len(f) + 1 for f in folders) + len(name) - MAX_PATH
+        joined = "/".join(folders + [name])
+        excess = max(len(joined) - MAX_PATH, len(joined.encode("utf-8", "surrogatepass")) - MAX_PATH_BYTES)
         if excess <= 0:
             break
         longest = max(range(len(folders)), key=lambda i: len(folders[i]), default=None)
