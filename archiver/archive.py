@@ -13,7 +13,7 @@ from archiver.catalog import Catalog
 from archiver.crossref import CrossRefs
 from archiver.errors import (Ambiguous, IndexOutdated, NotAnArchiveError, NotFound, QueryError)
 from archiver.lock import writer_lock
-from archiver.records import Document, IngestResult, Reject, SearchHit, Source
+from archiver.records import Document, IngestResult, Progress, Reject, SearchHit, Source
 from archiver.store import OriginalStore
 from indexes import fulltext
 from indexes.fulltext import FulltextIndex, IndexRecord
@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # imported where used, so that a search does not load the ing
     from archiver.filing.filer import Explanation, Filer, FilingReport
     from archiver.ocr_queue import OcrReport
 
-Progress = Callable[[int, int, str], None]
 
 SNIPPET_TEXT_START = 600
 

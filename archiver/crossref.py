@@ -147,9 +147,10 @@ class CrossRefs:
         prefix, _, rest = ref.partition(":")
         if prefix in KINDS and rest and self._node_exists(prefix, rest):
             return ref
-        for p in self.catalog.products():
-            if ref.lower() in {t.lower() for t in (p.code, p.name, *p.aliases)}:
-                return f"product:{p.code}"
+        try:
+            return f"product:{self.resolve_product(ref)}"
+        except NotFound:
+            pass
         found = self.recognizer().find(Fields(title=ref))
         whole = [r for r in found if r.evidence == ref and r.kind != "product"]
         if whole:

@@ -16,12 +16,11 @@ from archiver import stages
 from archiver.catalog import Catalog, iso
 from archiver.config import Config
 from archiver.extract import Limits
-from archiver.records import Extraction, IngestResult
+from archiver.records import Extraction, IngestResult, Progress
 from archiver.stages import Task
 from archiver.store import OriginalStore
 from archiver.workers import Outcome, WorkerPool
 
-Progress = Callable[[int, int, str], None]
 
 
 class Ingester:

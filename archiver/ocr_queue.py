@@ -15,10 +15,10 @@ from typing import Callable, Iterator
 from archiver import ocr
 from archiver.catalog import Catalog
 from archiver.config import Config
+from archiver.records import Progress
 from archiver.store import OriginalStore
 from archiver.workers import Outcome, WorkerPool
 
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)

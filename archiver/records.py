@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
+
+Progress = Callable[[int, int, str], None]   # (done, total, what) for progress bars
 
 
 @dataclass(frozen=True)

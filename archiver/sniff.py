@@ -13,6 +13,7 @@ import io
 import re
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import puremagic
 
@@ -45,12 +46,22 @@ def sniff(path: Path) -> Sniffed:
 
 def sniff_bytes(head: bytes, path: Path | None = None) -> Sniffed:
     """Return the format of content starting with ``head`` (``path`` gives zip access and tie-breaks)."""
+    return _classify(head, path.suffix.lower() if path is not None else "", path)
+
+
+def sniff_data(data: bytes, name: str = "") -> Sniffed:
+    """Return the format of content held in memory (an e-mail attachment); ``name`` only breaks ties."""
+    return _classify(data[:HEAD_BYTES], Path(name).suffix.lower(), io.BytesIO(data))
+
+
+def _classify(head: bytes, suffix: str, source: Path | BinaryIO | None) -> Sniffed:
+    """Return the format of content starting with ``head``; ``source`` is the whole content, for zips."""
     if not head:
         return Sniffed("empty", "application/x-empty", "an empty file")
     if b"%PDF-" in head[:1024]:
         return Sniffed("pdf", "application/pdf", "PDF document")
     if head.startswith(b"PK\x03\x04"):
-        return _sniff_zip(path)
+        return _sniff_zip(source, suffix)
     if _is_mail(head):
         # Before the binary check: a raw NUL in a header or body must not hide an e-mail.
         return Sniffed("email", "message/rfc822", "an e-mail message")
@@ -60,7 +71,7 @@ def sniff_bytes(head: bytes, path: Path | None = None) -> Sniffed:
             return binary
     if _is_binary(head):
         return Sniffed("unknown", "application/octet-stream", "binary data of unknown format")
-    return _sniff_text(head, path)
+    return _sniff_text(head, suffix)
 
 
 def _sniff_binary(head: bytes) -> Sniffed | None:
@@ -83,14 +94,14 @@ def _sniff_binary(head: bytes) -> Sniffed | None:
     return None
 
 
-def _sniff_zip(path: Path | None) -> Sniffed:
-    if path is not None:
+def _sniff_zip(source: Path | BinaryIO | None, suffix: str) -> Sniffed:
+    if source is not None:
         try:
-            with zipfile.ZipFile(path) as zf:
+            with zipfile.ZipFile(source) as zf:
                 names = set(zf.namelist())
         except Exception:  # noqa: BLE001 - zipfile raises BadZipFile, NotImplementedError, EOFError, ...
             # A damaged .docx goes to the DOCX extractor, which names what is wrong with it.
-            return Sniffed("docx", DOCX_MIME, "a damaged ZIP archive") if path.suffix.lower() == ".docx" \
+            return Sniffed("docx", DOCX_MIME, "a damaged ZIP archive") if suffix == ".docx" \
                 else Sniffed("unknown", "application/zip", "a damaged ZIP archive")
         if "word/document.xml" in names:
             return Sniffed("docx", DOCX_MIME, "Word document (DOCX)")
@@ -133,9 +144,8 @@ def _decode_head(head: bytes) -> str:
     return head.decode("utf-8", errors="ignore") or head.decode("latin-1")
 
 
-def _sniff_text(head: bytes, path: Path | None) -> Sniffed:
+def _sniff_text(head: bytes, suffix: str) -> Sniffed:
     text = _decode_head(head)
-    suffix = path.suffix.lower() if path is not None else ""
     if _is_mail(head):
         return Sniffed("email", "message/rfc822", "an e-mail message")
     start = text.lstrip()[:1024].lower()

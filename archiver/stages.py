@@ -19,7 +19,7 @@ from archiver.catalog import Catalog, iso
 from archiver.errors import FileError
 from archiver.extract import Limits
 from archiver.records import Extraction, IngestResult, Sniffed
-from archiver.sniff import sniff, sniff_bytes
+from archiver.sniff import sniff, sniff_data
 from archiver.store import OriginalStore, sha256_file
 
 # Extensions people use for each format, to warn when a name lies about its content.
@@ -110,28 +110,13 @@ def hash_file(task: Task) -> Task:
 
 def sniff_format(task: Task) -> Task:
     """Decide the format by content and note when the file name says otherwise."""
-    sniffed = sniff_bytes(task.data[:8192], None) if task.data is not None else sniff(task.path)
-    if task.data is not None and sniffed.format == "unknown" and task.data.startswith(b"PK\x03\x04"):
-        sniffed = _sniff_zip_bytes(task.data, sniffed)
+    sniffed = sniff_data(task.data, task.filename or "") if task.data is not None else sniff(task.path)
     warnings = task.warnings
     suffix = Path(task.filename or "").suffix.lower()
     expected = _EXTENSIONS.get(sniffed.format)
     if expected is not None and suffix and suffix not in expected and sniffed.format != "unknown":
         warnings += (f"the name says {suffix} but the content is {sniffed.description}",)
     return replace(task, sniffed=sniffed, warnings=warnings)
-
-
-def _sniff_zip_bytes(data: bytes, fallback: Sniffed) -> Sniffed:
-    import io
-    import zipfile
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            if "word/document.xml" in zf.namelist():
-                from archiver.sniff import DOCX_MIME
-                return Sniffed("docx", DOCX_MIME, "Word document (DOCX)")
-    except Exception:  # noqa: BLE001 - any damage: not a DOCX we can name
-        pass
-    return fallback
 
 
 def store_original(task: Task, store: OriginalStore) -> Task:

@@ -71,7 +71,7 @@ class OriginalStore:
             os.chmod(tmp_name, 0o444)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp_name, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
@@ -88,7 +88,8 @@ class OriginalStore:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush one folder (or file) to disk, e.g. a folder after a rename inside it."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

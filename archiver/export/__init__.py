@@ -23,7 +23,8 @@ from pathlib import Path
 from archiver import __version__
 from archiver.errors import ArchiverError
 from archiver.export import custody, history, loadfile, report
-from archiver.export.bundle import BagWriter, clean_partials, fsync_dir, fsync_tree, remove, write_zip
+from archiver.export.bundle import BagWriter, clean_partials, fsync_tree, remove, write_zip
+from archiver.store import fsync_dir
 from archiver.export.numbering import Item, number
 from archiver.export.selection import Request, Selection, select
 

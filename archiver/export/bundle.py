@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 from archiver.errors import ArchiverError, FileError
+from archiver.store import fsync_dir
 
 ALGORITHMS = ("sha256", "sha512")          # payload manifests
 TAG_ALGORITHMS = ("sha256",)               # tag manifests
@@ -129,15 +130,6 @@ def fsync_tree(root: Path) -> None:
     """Flush every file and folder of a tree (or one file) to disk before it is renamed into place."""
     for path in [root] if root.is_file() else [*sorted(root.rglob("*")), root]:
         fsync_dir(path)
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush one folder (or file) to disk, e.g. a folder after a rename inside it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def clean_partials(out: Path) -> None:
