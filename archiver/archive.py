@@ -94,7 +94,8 @@ class Archive(CrossRefs):
         return archive
 
     def close(self) -> None:
-        """Close the catalog."""
+        """Close the catalog and the search index."""
+        self.fulltext.close()
         self.catalog.close()
 
     @contextmanager

@@ -226,14 +226,12 @@ class CrossRefs:
         doc_ids = self.catalog.docs_referring(catalog_kind, value)
         crs = [value] if kind == "cr" else (
             [cr for cr, _, _ in self.catalog.crs_affecting(value)] if kind == "product" else [])
-        docs = self.catalog.documents(doc_ids)
-        entries = [TimelineEntry(d.date, "document", None, None, d.id, d.title or d.filename or "", None)
-                   for d in docs.values()]
-        for cr in crs:
-            for step, date, doc_id, evidence in self.catalog.cr_steps(cr):
-                doc = docs.get(doc_id) or self.catalog.document(doc_id)
-                entries.append(TimelineEntry(date, "step", step, cr, doc_id, doc.title or doc.filename or "",
-                                             evidence))
+        steps = [(cr, step) for cr in crs for step in self.catalog.cr_steps(cr)]
+        labels = self.catalog.labels({*doc_ids, *(step[2] for _, step in steps)})
+        entries = [TimelineEntry(labels[i][0], "document", None, None, i, labels[i][1], None)
+                   for i in dict.fromkeys(doc_ids) if i in labels]
+        for cr, (step, date, doc_id, evidence) in steps:
+            entries.append(TimelineEntry(date, "step", step, cr, doc_id, labels.get(doc_id, (None, ""))[1], evidence))
         return sorted(entries, key=lambda e: (e.date is None, (e.date or "")[:10], e.type == "step", e.doc_id))
 
     def change_requests(self) -> list[dict]:

@@ -81,7 +81,7 @@ def _ref_edge(row: tuple) -> Edge:
 def _nodes(catalog: Catalog, ids: set[str]) -> list[Node]:
     nodes = []
     doc_ids = [int(i[4:]) for i in ids if i.startswith("doc:")]
-    for doc_id, title, filename, fmt, date, sha, number, revision, _, _ in catalog.graph_documents_of(doc_ids):
+    for doc_id, title, filename, fmt, date, sha, number, revision, _, _ in catalog.graph_documents_of(doc_ids, messages=False):
         nodes.append(Node(doc_node(doc_id), "document", title or filename or f"document {doc_id}",
                           {"title": title, "date": date, "format": fmt, "sha256": sha,
                            "doc_number": number, "revision": revision}))

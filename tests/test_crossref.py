@@ -547,3 +547,20 @@ def test_sample_archive_lifecycle_of_cr_2024_0142_matches_the_readme(sample):
 def test_sample_archive_review_inputs_are_not_review_steps(sample):
     # The README names the quotation and the mail that sent it as inputs to the review, not as the review.
     assert not REVIEW_INPUTS & sample_steps(sample, "CR-2024-0142").get("reviewed", set())
+
+
+def test_a_product_named_many_times_in_one_document_is_one_neighbour_with_its_first_mention(tmp_path):
+    products = write(tmp_path, "products.toml", PRODUCTS)
+    arc = Archive.init(tmp_path / "arc", products=products)
+    inbox = tmp_path / "inbox"
+    write(inbox, "manual.txt", "Widget X manual.\n" + "Service the WX-100 every month.\n" * 50)
+    write(inbox, "note.txt", "A short note on the GB-7 and the WX-100.")
+    arc.ingest([inbox])
+    related = arc.related("WX-100")
+    docs = [n for n in related.neighbours if n.kind == "document"]
+    assert sorted(n.title for n in docs) == ["manual.txt", "note.txt"]
+    manual = next(n for n in docs if n.title == "manual.txt")
+    assert (manual.relation, manual.evidence) == ("mentions", "Widget X")
+    timeline = arc.timeline("WX-100")
+    assert sorted(e.title for e in timeline) == ["manual.txt", "note.txt"]
+    arc.close()

@@ -102,3 +102,74 @@ def test_snippets_highlight_matches_even_deep_in_long_documents(archive, inbox):
 def test_identifier_hits_show_the_identifier_in_the_snippet(loaded):
     hits, _ = loaded.search("CR-2023-01420")
     assert "**CR-2023-01420**" in hits[0].snippet
+
+
+PHRASES = {
+    "exact.txt": "The change control board met on Monday.",
+    "twice.txt": "Change control board first; later the change control board again.",
+    "apart.txt": "A change of control happened; the board did not meet.",
+    "reversed.txt": "Board control change is not the phrase.",
+    "pairs.txt": "The change control process and the control board are separate.",
+    "stopword.txt": "The quality of the service was reviewed.",
+}
+
+
+def test_phrases_match_only_words_in_that_order_and_count_every_match(archive, inbox):
+    for name, text in PHRASES.items():
+        write(inbox, name, text)
+    archive.ingest([inbox])
+    assert names(archive, '"change control board"') == ["exact.txt", "twice.txt"]
+    assert names(archive, '"control board"') == ["exact.txt", "pairs.txt", "twice.txt"]
+    assert names(archive, '"board control change"') == ["reversed.txt"]
+    assert names(archive, '"quality of the service"') == ["stopword.txt"]
+    assert names(archive, '"change control board" OR "board control"') == ["exact.txt", "reversed.txt",
+                                                                           "twice.txt"]
+    hits, total = archive.search('"change control board"', limit=1)
+    assert total == 2 and len(hits) == 1
+    # More occurrences rank first, and the snippet marks the phrase's words.
+    hits, _ = archive.search('"change control board"')
+    assert os.path.basename(hits[0].source) == "twice.txt"
+    assert "**board**" in hits[0].snippet.lower()
+
+
+def test_phrases_are_found_across_index_segments(archive, inbox):
+    # Each ingest adds a segment: a phrase is matched in every one of them.
+    for i in range(3):
+        folder = inbox / f"batch{i}"
+        write(folder, f"minutes{i}.txt", f"Batch {i}: the change control board approved it.")
+        archive.ingest([folder])
+    hits, total = archive.search('"change control board"')
+    assert total == 3
+
+
+def test_identifier_wildcards_count_every_identifier_and_no_lookalike(archive, inbox):
+    for i in range(40):
+        write(inbox, f"cr{i}.txt", f"Change request CR-2024-{i:04d} for the housing.")
+    write(inbox, "other-year.txt", "Change request CR-2023-0007 only.")
+    write(inbox, "prose.txt", "The year 2024 was busy with requests.")
+    archive.ingest([inbox])
+    hits, total = archive.search("CR-2024-*", limit=5)
+    assert total == 40 and len(hits) == 5
+    assert all("**CR-2024-" in h.snippet for h in hits)
+    _, total = archive.search("CR-2024-* AND housing")
+    assert total == 40
+    _, total = archive.search("CR-2025-*")
+    assert total == 0
+
+
+def test_an_open_archive_sees_documents_added_and_an_index_rebuilt(archive, inbox, tmp_path):
+    write(inbox, "first.txt", "The gearbox housing was cast.")
+    archive.ingest([inbox])
+    assert names(archive, "gearbox") == ["first.txt"]
+    write(inbox, "second.txt", "A second gearbox arrived.")
+    archive.ingest([inbox])
+    assert names(archive, "gearbox") == ["first.txt", "second.txt"]
+    archive.reindex()
+    assert names(archive, "gearbox") == ["first.txt", "second.txt"]
+    # Another process (here: another Archive object) adds a document; the first one sees it.
+    from archiver import Archive
+    other = Archive(archive.root)
+    write(inbox, "third.txt", "Third gearbox.")
+    other.ingest([inbox])
+    other.close()
+    assert names(archive, "gearbox") == ["first.txt", "second.txt", "third.txt"]

@@ -251,6 +251,17 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
                 found[row["id"]] = _document(row)
         return found
 
+    def labels(self, doc_ids: Iterable[int]) -> dict[int, tuple[str | None, str]]:
+        """Return (date, title or file name) of documents, by id: what a list of them shows."""
+        ids, found = list(doc_ids), {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for doc_id, date, label in self.db.execute(
+                    f"SELECT id, date, COALESCE(title, filename, '') FROM documents WHERE id IN ({marks})", chunk):
+                found[doc_id] = (date, label)
+        return found
+
     def sources(self, doc_id: int) -> list[Source]:
         """Return every path a document was seen at, oldest first."""
         rows = self.db.execute(

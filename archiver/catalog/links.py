@@ -158,16 +158,21 @@ class LinksMixin:
                 yield docs[doc_id], products[doc_id], crs[doc_id]
 
     def refs_to(self, kind: str, value: str) -> list[tuple]:
-        """Return (doc_id, kind, value, role, revision, evidence, location) of the references to one thing."""
-        return [tuple(r) for r in self.db.execute(
-            "SELECT doc_id, kind, value, role, revision, evidence, location FROM refs WHERE kind=? AND value=? "
-            "ORDER BY id", (kind, value))]
+        """Return (doc_id, kind, value, role, revision, evidence, location) of the references to one thing.
 
-    def graph_documents_of(self, doc_ids: Iterable[int]) -> list[tuple]:
-        """Return the graph_documents() rows of some documents."""
-        return self._chunked("""SELECT id, title, filename, format, date, sha256, doc_number, revision,
-                       json_extract(metadata, '$.message_id'), json_extract(metadata, '$.in_reply_to')
-                    FROM documents WHERE state != 'rejected' AND id IN ({marks}) ORDER BY id""", doc_ids)
+        One row per document and role: its first mention (a hub product is named
+        tens of thousands of times; its neighbours are the documents, not the mentions).
+        """
+        return [tuple(r) for r in self.db.execute(
+            "SELECT doc_id, kind, value, role, revision, evidence, location FROM refs WHERE id IN "
+            "(SELECT MIN(id) FROM refs WHERE kind=? AND value=? GROUP BY doc_id, role) ORDER BY id", (kind, value))]
+
+    def graph_documents_of(self, doc_ids: Iterable[int], messages: bool = True) -> list[tuple]:
+        """Return the graph_documents() rows of some documents (without the e-mail ids: None there)."""
+        mail = ("json_extract(metadata, '$.message_id'), json_extract(metadata, '$.in_reply_to')"
+                if messages else "NULL, NULL")
+        return self._chunked(f"""SELECT id, title, filename, format, date, sha256, doc_number, revision, {mail}
+                    FROM documents WHERE state != 'rejected' AND id IN ({{marks}}) ORDER BY id""", doc_ids)
 
     def messages_by_id(self, message_ids: Iterable[str]) -> dict[str, int]:
         """Return the documents that are the e-mails with these Message-IDs."""

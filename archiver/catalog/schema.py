@@ -192,3 +192,10 @@ CREATE INDEX sources_doc ON sources(doc_id);
 CREATE INDEX sources_path ON sources(path, status);
 """),
 )
+
+
+MIGRATIONS += (
+    ("0007_refs_by_target", """
+CREATE INDEX refs_target ON refs(kind, value, doc_id, role, id);
+"""),
+)
