@@ -11,7 +11,7 @@ from archiver import config as config_module
 from archiver import linking
 from archiver.catalog import Catalog
 from archiver.crossref import CrossRefs
-from archiver.errors import (Ambiguous, IndexOutdated, NotAnArchiveError, NotFound, QueryError)
+from archiver.errors import (Ambiguous, ArchiverError, ConfigError, IndexOutdated, NotAnArchiveError, NotFound, QueryError)
 from archiver.lock import writer_lock
 from archiver.records import Document, IngestResult, Progress, Reject, SearchHit, Source
 from archiver.store import OriginalStore
@@ -58,6 +58,9 @@ class Status:
     unindexed: int
     index: str             # ok, missing, outdated: <why>
     low_confidence: tuple[tuple[int, str, float], ...]
+    catalog: str = "sqlite"                       # "sqlite", or the team archive's PostgreSQL URL (no password)
+    jobs: dict | None = None                      # queued, running, stalled, done, failed
+    workers: tuple[tuple[str, int], ...] = ()     # (worker, running jobs) holding a current lease
 
 
 class Archive(CrossRefs):
@@ -65,27 +68,41 @@ class Archive(CrossRefs):
 
     def __init__(self, root: Path, on_wait: Callable[[str], None] | None = None):
         self.root = Path(root)
-        if not (self.root / "archive.toml").is_file() or not (self.root / "catalog.sqlite").is_file():
+        if not (self.root / "archive.toml").is_file():
             raise NotAnArchiveError(f"{self.root}: no archive here; run: archiver --archive {self.root} init")
         self.config = config_module.load(self.root)
-        self.catalog = Catalog(self.root / "catalog.sqlite")
+        url = self.config["catalog.url"]
+        if not url and not (self.root / "catalog.sqlite").is_file():
+            raise NotAnArchiveError(f"{self.root}: no archive here; run: archiver --archive {self.root} init")
+        self.team = bool(url)
+        self.catalog = Catalog(url or self.root / "catalog.sqlite")
         self.store = OriginalStore(self.root / "originals")
-        self.fulltext = FulltextIndex(self.root / "index")
+        if self.team:
+            # A team archive searches in PostgreSQL: no Whoosh index (one writer) on a shared folder.
+            from indexes.pgsearch import PgFulltextIndex
+            self.fulltext = PgFulltextIndex(url)
+        else:
+            self.fulltext = FulltextIndex(self.root / "index")
         self.on_wait = on_wait
         self._shared_pool = None
 
     @classmethod
-    def init(cls, root: Path, products: Path | None = None) -> "Archive":
+    def init(cls, root: Path, products: Path | None = None, catalog: str | None = None) -> "Archive":
         """Create an archive in ``root`` (which may exist) and return it; keep an existing one.
 
-        ``products`` names a products file (``[[products]]`` with code, name, aliases) to load.
+        ``products`` names a products file (``[[products]]`` with code, name, aliases) to load;
+        ``catalog`` a PostgreSQL URL for a team archive (default: catalog.sqlite in ``root``).
         """
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         if not (root / "archive.toml").exists():
-            (root / "archive.toml").write_text(config_module.template(), encoding="utf-8")
+            (root / "archive.toml").write_text(config_module.template(catalog_url=catalog or ""), encoding="utf-8")
+        elif catalog and config_module.load(root)["catalog.url"] != catalog:
+            raise ConfigError(f"{root}/archive.toml already names another catalog; "
+                              "to move an archive's catalog use: archiver migrate-catalog --to URL")
         (root / "originals").mkdir(exist_ok=True)
-        Catalog(root / "catalog.sqlite").close()
+        url = config_module.load(root)["catalog.url"]
+        Catalog(url or root / "catalog.sqlite").close()
         archive = cls(root)
         if not archive.fulltext.exists():
             archive.fulltext.create()
@@ -101,6 +118,11 @@ class Archive(CrossRefs):
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the archive's writer lock (waiting, bounded, for another writer)."""
+        if self.team:
+            # Machines sharing the archive folder cannot trust file locks on a network share.
+            with self.catalog.writer_lock(self.config["lock.timeout"], self.on_wait):
+                yield
+            return
         with writer_lock(self.root / "write.lock", self.config["lock.timeout"], self.on_wait):
             yield
 
@@ -147,14 +169,39 @@ class Archive(CrossRefs):
         return Filer(self.catalog, self.store, self.config)
 
     def ocr(self, progress: Progress | None = None) -> OcrReport:
-        """Read every page that waits for OCR."""
+        """Read every page that waits for OCR (a team archive: as a worker, until its queue is empty)."""
+        if self.team:
+            from archiver.ocr_queue import OcrReport
+            self.catalog.queue_ocr_pages()
+            done = self.work(until_empty=True, progress=progress and (lambda r, label: progress(r.pages, 0, label)))
+            return OcrReport(documents=done.documents, pages=done.pages, failed_pages=done.failed_pages,
+                             warning=done.warning)
         with self.writing():
             self._ensure_index()
             return self._ocr(progress)
 
     def _ocr(self, progress: Progress | None) -> OcrReport:
-        from archiver.ocr_queue import OcrQueue
+        from archiver.ocr_queue import OcrQueue, OcrReport
+        if self.team:
+            # A team archive's scans are read by `archiver worker` on any machine: queue them.
+            self.catalog.queue_ocr_pages()
+            counts = self.catalog.job_counts()
+            return OcrReport(waiting=len(self.catalog.ocr_waiting()), queued=counts["queued"] + counts["stalled"])
         return OcrQueue(self.catalog, self.store, self.config, self.sync_index, progress, self._shared_pool).run()
+
+    def work(self, until_empty: bool = False, processes: int | None = None, progress=None,
+             should_stop=lambda: False):
+        """Run queued jobs (OCR pages) on this machine, as `archiver worker` does; return a WorkerReport."""
+        from archiver.jobrunner import JobRunner
+        return JobRunner(self, processes=processes, progress=progress).run(until_empty, should_stop=should_stop)
+
+    def index_after_jobs(self) -> None:
+        """Index the documents a worker finished (under the writer lock where the index has one writer)."""
+        if self.team:
+            self.sync_index()
+            return
+        with self.writing():
+            self.sync_index()
 
     @contextmanager
     def worker_pool(self) -> Iterator[None]:
@@ -313,7 +360,46 @@ class Archive(CrossRefs):
             health = f"outdated: {exc}"
         low = self.catalog.low_confidence(self.config["ocr.low_confidence"])
         return Status(str(self.root), self.catalog.totals(), by_format, by_state,
-                      len(self.catalog.unindexed()), health, tuple(low))
+                      len(self.catalog.unindexed()), health, tuple(low),
+                      self.catalog.where if self.team else "sqlite",
+                      self.catalog.job_counts(), tuple(self.catalog.job_workers()))
+
+    def migrate_catalog(self, url: str) -> dict:
+        """Move the catalog from catalog.sqlite to PostgreSQL at ``url``, prove the copy, and switch to it."""
+        if self.team:
+            raise ConfigError(f"{self.root}: the catalog is already in PostgreSQL ({self.catalog.where})")
+        from archiver.catalog import backend, migrate
+        from indexes.pgsearch import PgFulltextIndex
+        with self.writing():
+            target = Catalog(url)
+            migrate.copy(self.catalog, target)
+            tables = migrate.layout(self.catalog)
+            before, after = migrate.digests(self.catalog, tables), migrate.digests(target, tables)
+            report = [{"table": t, "rows": before[t][0], "same": before[t] == after[t]} for t in tables]
+            differ = [r["table"] for r in report if not r["same"]]
+            if differ:
+                target.close()
+                raise ArchiverError(f"the copy in {target.where} differs in {', '.join(differ)}; archive.toml "
+                                    "still names catalog.sqlite (empty the database before trying again)")
+            with target.transaction():
+                target.audit("catalog.migrated", None, None, to=backend.redact(url),
+                             documents=before["documents"][0], audit_events=before["audit"][0])
+            old_catalog, self.catalog, self.team = self.catalog, target, True
+            self.fulltext.close()
+            self.fulltext = PgFulltextIndex(url)
+            if not self.fulltext.exists():
+                self.fulltext.create()
+            ids = self.catalog.indexable_ids()
+            indexed = self.fulltext.rebuild(self._index_records(ids))
+            self.catalog.mark_indexed(ids, int(self.catalog.get_state("index_generation", "1")))
+            config_module.set_catalog_url(self.root, url)
+            self.config = config_module.load(self.root)
+            old_catalog.close()
+            kept = self.root / "catalog.sqlite.migrated"
+            (self.root / "catalog.sqlite").rename(kept)
+            for suffix in ("-wal", "-shm"):
+                (self.root / f"catalog.sqlite{suffix}").unlink(missing_ok=True)
+        return {"catalog": backend.redact(url), "tables": report, "indexed": indexed, "kept": str(kept)}
 
     def rejects(self) -> list[Reject]:
         """Return every input that could not be read, with its reason."""

@@ -80,8 +80,11 @@ def main(ctx: click.Context, root: Path) -> None:
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--products", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A products file to load (see: archiver products import --help).")
+@click.option("--catalog", metavar="URL",
+              help="A team archive: keep catalog, search and work queue in this PostgreSQL database "
+                   "(postgresql://user@host/db); originals stay in DIRECTORY, a folder every machine mounts.")
 @click.pass_obj
-def init(obj, directory: Path | None, products: Path | None) -> None:
+def init(obj, directory: Path | None, products: Path | None, catalog: str | None) -> None:
     """Create an archive (archive.toml, catalog.sqlite, originals/, index/).
 
     DIRECTORY defaults to --archive. An existing archive is left as it is.
@@ -89,11 +92,15 @@ def init(obj, directory: Path | None, products: Path | None) -> None:
     \b
     Example:
       archiver init ~/wx-archive --products products.toml
+      archiver init /mnt/archive/wx --catalog postgresql://archiver@db.example/wx
     """
     root = directory or obj["root"]
-    existed = (root / "catalog.sqlite").exists()
-    Archive.init(root, products=products).close()
-    click.echo(f"{'Archive already exists' if existed else 'Created archive'} at {root}")
+    if catalog is not None and not catalog.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter("must be a postgresql:// URL", param_hint="--catalog")
+    existed = (root / "archive.toml").exists()
+    Archive.init(root, products=products, catalog=catalog).close()
+    click.echo(f"{'Archive already exists' if existed else 'Created archive'} at {root}"
+               + (" (team archive: catalog in PostgreSQL)" if catalog else ""))
 
 
 @main.command()
@@ -333,7 +340,9 @@ def status(archive: Archive, as_json: bool) -> None:
         return output.print_json({"archive": st.root, **st.totals, "by_format": st.by_format,
                                   "by_state": st.by_state, "unindexed": st.unindexed, "index": st.index,
                                   "low_confidence": [{"doc_id": i, "title": t, "mean_confidence": c}
-                                                     for i, t, c in st.low_confidence]})
+                                                     for i, t, c in st.low_confidence],
+                                  "catalog": st.catalog, "jobs": st.jobs,
+                                  "workers": [{"worker": w, "running": n} for w, n in st.workers]})
     states = ["indexed", "waiting_ocr", "rejected"]
     rows = [[fmt] + [counts.get(s, 0) for s in states] + [sum(counts.values())]
             for fmt, counts in sorted(st.by_format.items())]
@@ -343,6 +352,12 @@ def status(archive: Archive, as_json: bool) -> None:
     click.echo(f"{st.totals['paths']} paths seen, {st.totals['bytes']:,} bytes of originals, "
                f"{st.totals['rejects']} rejects, {st.totals['audit_events']} audit events")
     click.echo(f"search index: {st.index}" + (f", {st.unindexed} documents not yet indexed" if st.unindexed else ""))
+    if st.catalog != "sqlite":
+        click.echo(f"catalog: {st.catalog} (team archive)")
+    jobs = st.jobs or {}
+    if any(jobs.values()):
+        click.echo("OCR jobs: " + ", ".join(f"{n} {state}" for state, n in jobs.items() if n)
+                   + (f"; workers: {', '.join(f'{w} ({n})' for w, n in st.workers)}" if st.workers else ""))
     if st.low_confidence:
         click.secho("low OCR confidence:", bold=True)
         for doc_id, title, conf in st.low_confidence:
@@ -388,6 +403,7 @@ from archiver import cli_xref  # noqa: E402,F401  (registers the cross-reference
 from archiver import cli_export  # noqa: E402,F401  (registers export and verify)
 from archiver import cli_file  # noqa: E402,F401  (registers the file command)
 from archiver import cli_watch  # noqa: E402,F401  (registers the watch command)
+from archiver import cli_team  # noqa: E402,F401  (registers worker and migrate-catalog)
 
 if __name__ == "__main__":  # pragma: no cover
     # Run through the package module, where every command group is registered.

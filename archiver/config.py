@@ -59,6 +59,11 @@ def _export_fields(value: dict) -> None:
             raise ValueError(f"{key}: the new name must be a non-empty string without control characters, þ or ®")
 
 
+def _catalog_url(value: str) -> None:
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be empty (catalog.sqlite in the archive folder) or a postgresql:// URL")
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("inboxes", ["inbox"],
             "Inbox folders the watcher takes files from (relative to the archive folder or absolute)."),
@@ -129,6 +134,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ocr.timeout", 300, "Wall-time limit in seconds for reading one page with OCR."),
     Setting("ocr.low_confidence", 60.0,
             "Mean word confidence (0-100) under which `archiver status` lists a scan as low confidence."),
+    Setting("catalog.url", "",
+            "PostgreSQL URL (postgresql://user@host/db) of a team archive's shared catalog, search and work "
+            "queue; empty keeps them in catalog.sqlite and index/ in the archive folder. Passwords belong in "
+            "~/.pgpass or PGPASSWORD, not here.", _catalog_url),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -213,8 +222,8 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def template() -> str:
-    """Return the text of a new archive.toml: every setting, its default and help."""
+def template(catalog_url: str = "") -> str:
+    """Return the text of a new archive.toml: every setting, its default and help (and a catalog URL)."""
     lines = ["# archiver settings. Every setting is optional; the values shown are the defaults.", ""]
     current = None
     for s in SETTINGS:
@@ -226,6 +235,8 @@ def template() -> str:
         lines.append(f"# {s.help}")
         if s.name in _TABLE_ARRAYS:
             lines.append(f"# {key} = [] unless [[{s.name}]] tables follow (see below)")
+        elif s.name == "catalog.url":
+            lines.append(f"{key} = {_toml_value(catalog_url)}")
         else:
             lines.append(f"{key} = {_toml_value(s.default)}")
     return "\n".join(lines) + "\n" + _RULES_EXAMPLE
@@ -247,3 +258,26 @@ _RULES_EXAMPLE = """
 # doc_number = "SPEC-*"
 # path = "{product}/Specifications/{doc_number}/{doc_number} Rev {revision}.{ext}"
 """
+
+
+def set_catalog_url(root: Path, url: str) -> None:
+    """Point an archive's archive.toml at a catalog URL (the [catalog] table's url), keeping the rest."""
+    path = root / "archive.toml"
+    text = path.read_text(encoding="utf-8")
+    line = f"url = {_toml_value(url)}"
+    section = re.search(r"(?m)^\[catalog\]\s*$", text)
+    if section:
+        rest = text[section.end():]
+        end = re.search(r"(?m)^\[", rest)
+        body = rest[:end.start()] if end else rest
+        if re.search(r"(?m)^url\s*=.*$", body):
+            body = re.sub(r"(?m)^url\s*=.*$", lambda m: line, body, count=1)
+        else:
+            body = "\n" + line + body
+        text = text[:section.end()] + body + (rest[end.start():] if end else "")
+    else:
+        text = text.rstrip("\n") + f"\n\n[catalog]\n{line}\n"
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    load(root)  # still valid

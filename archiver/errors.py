@@ -40,6 +40,10 @@ class CatalogDamaged(ArchiverError):
     """The catalog database cannot be read; it is never silently recreated."""
 
 
+class CatalogUnavailable(ArchiverError):
+    """The catalog's PostgreSQL server cannot be reached or refused us; nothing was changed."""
+
+
 class QueryError(ArchiverError):
     """A search query or filter could not be understood."""
 

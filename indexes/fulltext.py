@@ -6,6 +6,7 @@ PostgreSQL full-text search) can replace it by rewriting this one file.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import re
@@ -13,11 +14,13 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from whoosh import analysis, fields, highlight, index, matching, qparser, query
 from whoosh.support.charset import accent_map
+from whoosh.util.times import long_to_datetime
 
 SCHEMA_VERSION = 1
 META_FILE = "archiver-index.json"
@@ -506,3 +509,163 @@ def _ident_snippet(text: str, idents: re.Pattern | None) -> str:
     start, end = max(0, m.start() - 80), min(len(text), m.end() + 120)
     return (("…" if start else "") + text[start:m.start()] + "**" + m.group(0) + "**"
             + text[m.end():end] + ("…" if end < len(text) else ""))
+
+
+# -- engine-neutral access: what another engine (indexes/pgsearch.py) needs of Whoosh ------
+
+@lru_cache(maxsize=1)
+def _cached_schema() -> fields.Schema:
+    return _schema()
+
+
+def analyse(field: str, text: str) -> list[tuple[str, int]]:
+    """Return the (token, position) pairs that the index stores for ``text`` in ``field``."""
+    analyzer = getattr(_cached_schema()[field], "analyzer", None)
+    if analyzer is None:
+        raise ValueError(f"the field {field!r} has no analyzer")
+    return [(t.text, t.pos) for t in analyzer(text or "", positions=True, mode="index")]
+
+
+def analyse_record(r: IndexRecord) -> dict[str, list[tuple[str, int]]]:
+    """Return the (token, position) pairs of each text field of a record, as :class:`_Writer` indexes it."""
+    texts = {"title": r.title, "content": r.content, "filename": r.filename, "author": r.author,
+             "format": r.format, "ident": _identifiers(r.title, r.filename, r.content),
+             "product": ",".join(r.products), "cr": ",".join(r.change_requests)}
+    return {name: analyse(name, text or "") for name, text in texts.items()}
+
+
+def neutral(text: str) -> tuple:
+    """Parse a query like :meth:`FulltextIndex.parse` and return its engine-neutral tree.
+
+    A query tree is made of plain tuples; words are already analysed (stemmed,
+    folded, lowercased) as the field indexes them, so they equal indexed tokens:
+
+    - ``("and", [node, ...])``, ``("or", [node, ...])``, ``("not", node)``
+    - ``("andnot", a, b)``: a and not b; ``("andmaybe", a, b)``: a (b only ranks)
+    - ``("term", field, value)``: value is a token (str), an int (``size``,
+      ``doc_id``) or a naive UTC datetime (``date``, ``created``, ``modified``)
+    - ``("phrase", field, [word, ...], slop)``: each word 1..slop positions after
+      the one before it (slop 1: consecutive, stop words are not counted)
+    - ``("prefix", field, text)``; ``("wildcard", field, glob)`` with ``*`` and ``?``
+    - ``("range", field, start, end)``: inclusive bounds (datetime or int), None is open
+    - ``("termrange", field, start, end, start_excl, end_excl)``: tokens between
+      two strings in code point order, None is open
+    - ``("every", field)``: documents with any token in the field (None: all)
+    - ``("null",)``: no document
+
+    Fields are the schema's: title, content, filename, ident, author, format,
+    date, created, modified, size, product, cr, doc_id.
+    """
+    return _neutral(FulltextIndex.parse(text))
+
+
+def _neutral(q: query.Query) -> tuple:
+    """Translate one Whoosh query node (and its children) into the neutral tree."""
+    kind = type(q)
+    if isinstance(q, type(query.NullQuery)):
+        return ("null",)
+    if kind in (query.And, query.Or, query.DisjunctionMax):
+        return ("and" if kind is query.And else "or", [_neutral(c) for c in q.subqueries])
+    if kind is query.Not:
+        return ("not", _neutral(q.query))
+    if kind in (query.AndNot, query.AndMaybe, query.Require):
+        a, b = _neutral(q.a), _neutral(q.b)
+        return ("and", [a, b]) if kind is query.Require else (kind.__name__.lower(), a, b)
+    if kind is query.Every:
+        return ("every", q.fieldname if q.fieldname not in ("", "*") else None)
+    if kind in (query.Term, query.Phrase, query.Prefix, query.Wildcard):
+        return _neutral_words(q)
+    if kind in (query.NumericRange, query.DateRange, query.TermRange):
+        return _neutral_range(q)
+    raise QuerySyntaxError(f"cannot understand the query: {kind.__name__} queries are not supported")
+
+
+def _neutral_words(q: query.Query) -> tuple:
+    """Translate a term, phrase, prefix or wildcard query."""
+    if isinstance(q, query.Phrase):
+        if len(q.words) == 1:
+            return ("term", q.fieldname, q.words[0])
+        return ("phrase", q.fieldname, list(q.words), q.slop)
+    if isinstance(q, query.Term):
+        value = q.text
+        if isinstance(value, bytes):
+            value = _cached_schema()[q.fieldname].from_bytes(value)
+        return ("term", q.fieldname, value)
+    return ("prefix" if isinstance(q, query.Prefix) else "wildcard", q.fieldname, q.text)
+
+
+def _neutral_range(q: query.Query) -> tuple:
+    """Translate a range: numbers and dates to inclusive bounds, tokens as they are."""
+    if type(q) is query.TermRange:
+        return ("termrange", q.fieldname, q.start, q.end, q.startexcl, q.endexcl)
+    start = None if q.start is None else q.start + (1 if q.startexcl else 0)
+    end = None if q.end is None else q.end - (1 if q.endexcl else 0)
+    if isinstance(_cached_schema()[q.fieldname], fields.DATETIME):
+        # Whoosh keeps dates as microseconds since year 1: one unit is one microsecond.
+        start = None if start is None else long_to_datetime(start)
+        end = None if end is None else long_to_datetime(end)
+    return ("range", q.fieldname, start, end)
+
+
+def _positive_leaves(tree: tuple) -> Iterator[tuple]:
+    """Yield the leaves of a tree that a match contains (not those under a NOT)."""
+    kind = tree[0]
+    if kind in ("and", "or"):
+        for child in tree[1]:
+            yield from _positive_leaves(child)
+    elif kind in ("andnot", "andmaybe"):
+        yield from _positive_leaves(tree[1])
+        if kind == "andmaybe":
+            yield from _positive_leaves(tree[2])
+    elif kind not in ("not", "null", "every"):
+        yield tree
+
+
+def snippet(text: str, tree: tuple, limit_chars: int = SNIPPET_CHARS) -> str:
+    """Return a snippet of ``text`` with the words of a neutral query tree marked as **word**."""
+    if not text:
+        return ""
+    leaves = list(_positive_leaves(tree))
+    found = _words_snippet(text, [leaf for leaf in leaves if leaf[1] == "content"], limit_chars)
+    if not found:
+        found = _ident_snippet(text, _ident_pattern(_ident_query(leaves)))
+    if not found:
+        found = text[:limit_chars]
+    return " ".join(found.split())
+
+
+def _words_snippet(text: str, leaves: list[tuple], limit_chars: int) -> str:
+    """Highlight the words of content leaves in the first window of ``text`` that has any."""
+    words = {w for leaf in leaves if leaf[0] == "term" for w in [leaf[2]]}
+    words |= {w for leaf in leaves if leaf[0] == "phrase" for w in leaf[2]}
+    globs = [leaf[2] + "*" if leaf[0] == "prefix" else leaf[2] for leaf in leaves
+             if leaf[0] in ("prefix", "wildcard")]
+    pattern = re.compile("|".join(fnmatch.translate(g) for g in globs)) if globs else None
+    if not words and not pattern:
+        return ""
+    analyzer = _cached_schema()["content"].analyzer
+    fragmenter = highlight.ContextFragmenter(maxchars=limit_chars, surround=80, charlimit=None)
+    for start, end in _windows(len(text)):
+        window = text[start:end]
+        terms = set(words)
+        if pattern:
+            terms |= {token for token, _ in analyse("content", window) if pattern.match(token)}
+        found = highlight.highlight(window, terms, analyzer, fragmenter, _Marker(), top=2, mode="index")
+        if found:
+            return found
+    return ""
+
+
+def _ident_query(leaves: list[tuple]) -> query.Query:
+    """Rebuild the identifier leaves as a Whoosh query, to find them in a text with :func:`_ident_pattern`."""
+    parts: list[query.Query] = [query.NullQuery]
+    for leaf in leaves:
+        if leaf[1] != "ident":
+            continue
+        if leaf[0] == "term":
+            parts.append(query.Term("ident", leaf[2]))
+        elif leaf[0] == "phrase":
+            parts.extend(query.Term("ident", w) for w in leaf[2])
+        elif leaf[0] in ("prefix", "wildcard"):
+            parts.append((query.Prefix if leaf[0] == "prefix" else query.Wildcard)("ident", leaf[2]))
+    return query.Or(parts)

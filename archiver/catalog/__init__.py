@@ -8,16 +8,19 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
+from archiver.catalog import backend
 from archiver.catalog.export import ExportMixin
 from archiver.catalog.filing import FilingMixin
+from archiver.catalog.jobs import JobsMixin
 from archiver.catalog.links import LinksMixin
 from archiver.catalog.schema import MIGRATIONS
-from archiver.errors import CatalogDamaged
+from archiver.errors import CatalogDamaged, CatalogUnavailable, LockTimeout
 from archiver.records import Document, Extraction, Reject, Sniffed, Source
 
 GENESIS = "0" * 64
@@ -37,21 +40,32 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat()
 
 
-class Catalog(LinksMixin, ExportMixin, FilingMixin):
+class Catalog(LinksMixin, ExportMixin, FilingMixin, JobsMixin):
     """The SQLite catalog of one archive."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, target: Path | str):
+        """Open (and bring up to date) the catalog in an SQLite file or a PostgreSQL database URL."""
+        self.path = target
+        if backend.is_url(target):
+            self.dialect = "postgresql"
+            self.where = backend.redact(target)
+            try:
+                self.db = backend.PgConnection(target)
+                self._migrate()
+            except Exception as exc:
+                if not _is_pg_error(exc):
+                    raise
+                raise CatalogUnavailable(f"{self.where}: the catalog database cannot be used "
+                                         f"({_first_line(exc)})") from exc
+            return
+        self.dialect = "sqlite"
+        self.where = str(target)
         try:
-            self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db = backend.connect_sqlite(Path(target))
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise CatalogDamaged(
-                f"{path}: the catalog cannot be read ({exc}); it was left untouched. "
+                f"{target}: the catalog cannot be read ({exc}); it was left untouched. "
                 "Restore it from a backup; the originals are safe in originals/") from exc
 
     def close(self) -> None:
@@ -77,15 +91,43 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
         return [r[0] for r in self.db.execute("SELECT name FROM migrations ORDER BY name")]
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run a block in one IMMEDIATE transaction: commit on success, roll back on error."""
-        self.db.execute("BEGIN IMMEDIATE")
+    def transaction(self) -> Iterator[None]:
+        """Run a block as one write transaction (one writer at a time): commit on success, roll back on error."""
+        if self.dialect == "sqlite":
+            self.db.execute("BEGIN IMMEDIATE")
+        else:
+            self.db.begin()
         try:
-            yield self.db
+            yield
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @contextmanager
+    def writer_lock(self, timeout: float, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold a team archive's writer lock, a PostgreSQL advisory lock, waiting up to ``timeout`` seconds."""
+        deadline, told = time.monotonic() + timeout, False
+        while not self.db.execute("SELECT pg_try_advisory_lock(?)", (backend.ARCHIVE_LOCK_KEY,)).fetchone()[0]:
+            holder = self._lock_holder()
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"another archiver process{holder} is writing to this team archive; gave up "
+                                  f"after {timeout:g} s (raise lock.timeout in archive.toml to wait longer)")
+            if on_wait and not told:
+                on_wait(f"waiting for another archiver process{holder} to finish writing...")
+                told = True
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            self.db.execute("SELECT pg_advisory_unlock(?)", (backend.ARCHIVE_LOCK_KEY,))
+
+    def _lock_holder(self) -> str:
+        row = self.db.execute(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND "
+            "((l.classid::bigint << 32) | l.objid::bigint) = ? LIMIT 1", (backend.ARCHIVE_LOCK_KEY,)).fetchone()
+        return f" ({row[0]})" if row and row[0] else ""
 
     # -- writing ------------------------------------------------------------
 
@@ -97,12 +139,12 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
         cur = self.db.execute(
             """INSERT INTO documents (sha256, size, format, mime, state, reason, title, author, subject,
                keywords, created, modified, date, pages, text_length, filename, metadata,
-               ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+               ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
             (sha256, size, sniffed.format, sniffed.mime, state, reason, ex.title, ex.author,
              ex.subject, ex.keywords, iso(ex.created), iso(ex.modified), date,
              ex.page_count, text_length, filename,
              json.dumps(ex.metadata, sort_keys=True, default=str), now()))
-        doc_id = cur.lastrowid
+        doc_id = cur.fetchone()[0] if self.dialect == "sqlite" else cur.lastrowid
         self.db.executemany(
             "INSERT INTO pages VALUES (?,?,?,?,?,?,?)",
             [(doc_id, p.number, p.text, p.source, p.confidence, p.engine, p.languages) for p in ex.pages])
@@ -134,7 +176,7 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
 
     def part_done(self, message_id: int) -> None:
         """Count one of a message's attachments as taken in (or as refused for good)."""
-        self.db.execute("UPDATE documents SET parts_pending = MAX(parts_pending - 1, 0) WHERE id=?", (message_id,))
+        self.db.execute("UPDATE documents SET parts_pending = parts_pending - 1 WHERE id=? AND parts_pending > 0", (message_id,))
 
     def messages_with_pending_parts(self) -> list[tuple[int, str, str]]:
         """Return (doc_id, sha256, mime) of messages whose attachments were not all taken in."""
@@ -303,7 +345,7 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
         rows = self.db.execute(
             """SELECT d.id, COALESCE(d.title, d.filename, ''), AVG(COALESCE(p.confidence, 0)) AS c FROM pages p
                JOIN documents d ON d.id = p.doc_id WHERE p.source IN ('ocr', 'ocr_failed')
-               GROUP BY d.id HAVING c < ? ORDER BY c""", (threshold,))
+               GROUP BY d.id HAVING AVG(COALESCE(p.confidence, 0)) < ? ORDER BY c""", (threshold,))
         return [(r[0], r[1], round(r[2], 1)) for r in rows]
 
     def ocr_waiting(self) -> list[tuple[int, str, str, list[int]]]:
@@ -327,13 +369,19 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
             self.audit("ocr.page", doc_id, None, page=number, confidence=confidence, engine=engine,
                        languages=languages, rotation=rotation, failure=failure)
 
-    def finish_ocr(self, doc_id: int) -> None:
-        """Mark a document read once none of its pages waits any more, and due for re-indexing."""
+    def finish_ocr(self, doc_id: int) -> bool:
+        """Mark a document read once none of its pages waits any more, and due for re-indexing.
+
+        Returns True when this call finished it (False: pages still wait, or it was finished before).
+        """
         with self.transaction():
+            state = self.db.execute("SELECT state FROM documents WHERE id=?", (doc_id,)).fetchone()
+            if state is None or state[0] != "waiting_ocr":
+                return False
             waiting = self.db.execute("SELECT COUNT(*) FROM pages WHERE doc_id=? AND source='none'",
                                       (doc_id,)).fetchone()[0]
             if waiting:
-                return
+                return False
             length = self.db.execute("SELECT COALESCE(SUM(LENGTH(text)), 0) FROM pages WHERE doc_id=?",
                                      (doc_id,)).fetchone()[0]
             failures = [r[0] for r in self.db.execute(
@@ -352,6 +400,7 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
                                        (doc_id,)).fetchone()
                 self.add_reject(path[0] if path else f"document {doc_id}", None, doc_id, reason)
             self.audit("ocr.done", doc_id, None, state=state, text_length=length)
+        return True
 
     def unindexed(self) -> list[int]:
         """Return ids of readable documents not yet in the search index."""
@@ -390,6 +439,14 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin):
         return [dict(r) | {"detail": json.loads(r["detail"])} for r in rows]
 
 
+def _is_pg_error(exc: Exception) -> bool:
+    return type(exc).__module__.startswith("psycopg")
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def audit_hash(prev: str, at: str, action: str, doc_id, sha256, body: str) -> str:
     """Return the hash of one audit entry chained to the previous entry's hash."""
     payload = json.dumps([prev, at, action, doc_id, sha256, body], separators=(",", ":"))
@@ -400,7 +457,7 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _document(row: sqlite3.Row) -> Document:
+def _document(row) -> Document:
     fields = dict(row)
     fields.pop("indexed_gen", None)
     fields.pop("linked", None)
@@ -409,7 +466,7 @@ def _document(row: sqlite3.Row) -> Document:
     return Document(**fields)
 
 
-def _ocr_row(rows: list[sqlite3.Row]) -> dict | None:
+def _ocr_row(rows: list) -> dict | None:
     ocr = [r for r in rows if r["source"] == "ocr"]
     if not ocr:
         return None

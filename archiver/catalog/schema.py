@@ -199,3 +199,24 @@ MIGRATIONS += (
 CREATE INDEX refs_target ON refs(kind, value, doc_id, role, id);
 """),
 )
+
+
+MIGRATIONS += (
+    ("0008_jobs", """
+CREATE TABLE jobs (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    page        INTEGER NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    worker      TEXT,
+    lease_until TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    error       TEXT,
+    queued_at   TEXT NOT NULL,
+    finished_at TEXT,
+    UNIQUE (kind, doc_id, page)
+);
+CREATE INDEX jobs_open ON jobs(state, id) WHERE state IN ('queued', 'running');
+"""),
+)

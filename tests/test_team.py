@@ -1,0 +1,212 @@
+"""Team archive: PostgreSQL catalog and search, the OCR job queue and its workers, migrate-catalog, concurrency."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from archiver import Archive
+from archiver.ocr import engine_version
+from tests import pg
+from tests.conftest import Cli, write
+from tests.makers import make_docx, make_pdf, render_scan
+
+SERVER = pg.server_url()
+pytestmark = pytest.mark.skipif(SERVER is None, reason="no PostgreSQL test server (set ARCHIVER_TEST_PG or "
+                                                       "ARCHIVER_TEST_PG_START=1)")
+needs_tesseract = pytest.mark.skipif(engine_version() is None, reason="Tesseract is not installed")
+
+
+@pytest.fixture
+def db_url():
+    url = pg.fresh_database(SERVER)
+    yield url
+    pg.drop_database(url)
+
+
+def run(root: Path, *args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    """Run the archiver CLI in a new process (as another machine would)."""
+    return subprocess.run([sys.executable, "-m", "archiver", "--archive", str(root), *args],
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def papers(inbox: Path) -> None:
+    write(inbox, "minutes.txt", "Minutes: the change control board approved CR-2024-0142 for the WX-100 housing.")
+    write(inbox, "lookalike.txt", "Unrelated request CR-2024-01420 about paint colour.")
+    make_pdf(inbox / "spec.pdf", ["SPEC-104 Rev C housing specification", "Page two: torque limit 12 Nm"])
+    make_docx(inbox / "quote.docx", ["Supplier quote for the gearbox housing, 1,200 pieces."])
+
+
+def scans(inbox: Path, count: int, pages: int = 1) -> None:
+    for i in range(count):
+        images = [render_scan([f"Signed approval number {i} page {p}", "The board approved the gasket"],
+                              size=(1240, 1754), dpi=150) for p in range(pages)]
+        images[0].save(inbox / f"scan{i}.tif", save_all=True, append_images=images[1:], dpi=(150, 150))
+
+
+def test_init_with_a_catalog_url_keeps_catalog_and_search_in_postgresql(tmp_path, db_url):
+    cli = Cli(tmp_path / "arc")
+    result = cli("init", str(tmp_path / "arc"), "--catalog", db_url)
+    assert result.exit_code == 0 and "team archive" in result.output
+    papers(tmp_path / "inbox")
+    assert cli("ingest", str(tmp_path / "inbox")).exit_code == 0
+    assert not (tmp_path / "arc" / "catalog.sqlite").exists() and not (tmp_path / "arc" / "index").exists()
+    status = cli.json("status")
+    assert status["catalog"] == db_url and status["documents"] == 4 and status["index"] == "ok"
+    hits = cli.json("search", "CR-2024-0142")
+    assert [h["source"].rsplit("/", 1)[-1] for h in hits] == ["minutes.txt"]
+    assert len(cli.json("search", '"torque limit"')) == 1
+    related = cli.json("related", "CR-2024-0142")["neighbours"]
+    assert sorted(n["title"] for n in related if n["kind"] == "document") == ["minutes.txt"]
+    # Another machine (another process) sees the same archive through the catalog.
+    other = run(tmp_path / "arc", "search", "gearbox", "--json")
+    assert other.returncode == 0, other.stderr
+    assert len(json.loads(other.stdout)) == 1
+    assert cli.json("verify")["ok"] is True
+
+
+def test_a_bad_catalog_url_is_one_clear_line(tmp_path):
+    cli = Cli(tmp_path / "arc")
+    result = cli("init", str(tmp_path / "arc"), "--catalog", "postgresql://nobody@127.0.0.1:1/none")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: postgresql://nobody@127.0.0.1:1/none: the catalog database cannot be "
+                                    "used (")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_migrate_catalog_moves_every_row_and_search_gives_the_same_answers(tmp_path, db_url):
+    root = tmp_path / "arc"
+    plain = Archive.init(root)
+    papers(tmp_path / "inbox")
+    plain.ingest([tmp_path / "inbox"])
+    queries = ["CR-2024-0142", "CR-2024-*", "housing", '"torque limit"', "format:docx", "gearbox OR paint"]
+    before = {q: sorted(h.doc_id for h in plain.search(q)[0]) for q in queries}
+    audit_before = len(plain.catalog.audit_events())
+    plain.close()
+
+    cli = Cli(root)
+    moved = cli.json("migrate-catalog", "--to", db_url)
+    assert moved["indexed"] == 4 and all(t["same"] for t in moved["tables"])
+    assert {t["table"]: t["rows"] for t in moved["tables"]}["documents"] == 4
+    assert (root / "catalog.sqlite.migrated").exists() and not (root / "catalog.sqlite").exists()
+
+    team = Archive(root)
+    assert team.team and team.config["catalog.url"] == db_url
+    assert {q: sorted(h.doc_id for h in team.search(q)[0]) for q in queries} == before
+    events = team.catalog.audit_events()
+    assert len(events) == audit_before + 1 and events[-1]["action"] == "catalog.migrated"
+    report = team.verify()
+    assert report.ok, report
+    # New documents continue the ids and the chain.
+    write(tmp_path / "more", "late.txt", "A late memo on the WX-100 housing.")
+    [result] = team.ingest([tmp_path / "more"]).results
+    assert result.doc_id == 5 and team.verify().ok
+    team.close()
+    again = cli("migrate-catalog", "--to", db_url)
+    assert again.exit_code == 1 and "already in PostgreSQL" in again.output
+
+
+def test_migrate_catalog_refuses_a_database_that_holds_a_catalog(tmp_path, db_url):
+    first = Archive.init(tmp_path / "team", catalog=db_url)
+    write(tmp_path / "a", "a.txt", "something")
+    first.ingest([tmp_path / "a"])
+    first.close()
+    root = tmp_path / "plain"
+    Archive.init(root).close()
+    result = Cli(root)("migrate-catalog", "--to", db_url)
+    assert result.exit_code == 1 and "already holds a catalog" in result.output
+    assert (root / "catalog.sqlite").exists()
+
+
+@needs_tesseract
+def test_scans_become_jobs_that_a_worker_reads(tmp_path, db_url):
+    root = tmp_path / "arc"
+    Archive.init(root, catalog=db_url).close()
+    scans(tmp_path / "inbox", 2, pages=2)
+    cli = Cli(root)
+    result = cli("ingest", str(tmp_path / "inbox"))
+    assert result.exit_code == 0
+    status = cli.json("status")
+    assert status["by_state"] == {"waiting_ocr": 2} and status["jobs"]["queued"] == 4
+    done = run(root, "worker", "--until-empty", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["event"], summary["pages"], summary["documents"]) == ("stopped", 4, 2)
+    status = cli.json("status")
+    assert status["by_state"] == {"indexed": 2} and status["jobs"]["done"] == 4 and status["jobs"]["queued"] == 0
+    assert len(cli.json("search", "gasket")) == 2
+
+
+@needs_tesseract
+def test_two_workers_share_a_backlog_and_read_each_page_once(tmp_path, db_url):
+    root = tmp_path / "arc"
+    Archive.init(root, catalog=db_url).close()
+    scans(tmp_path / "inbox", 6)
+    assert Cli(root)("ingest", str(tmp_path / "inbox")).exit_code == 0
+    workers = [subprocess.Popen([sys.executable, "-m", "archiver", "--archive", str(root), "worker", "--until-empty",
+                                 "--processes", "1", "--json"], stdout=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=240)[0] for w in workers]
+    summaries = [json.loads(o.strip().splitlines()[-1]) for o in outputs]
+    assert sum(s["pages"] for s in summaries) == 6 and all(s["pages"] >= 1 for s in summaries)
+    arc = Archive(root)
+    pages = [e for e in arc.catalog.audit_events() if e["action"] == "ocr.page"]
+    assert sorted(e["doc_id"] for e in pages) == list(range(1, 7))   # each page read exactly once
+    assert arc.catalog.job_counts()["done"] == 6
+    arc.close()
+
+
+@needs_tesseract
+def test_a_worker_killed_mid_job_loses_no_job(tmp_path, db_url):
+    root = tmp_path / "arc"
+    Archive.init(root, catalog=db_url).close()
+    toml = root / "archive.toml"
+    toml.write_text(toml.read_text().replace("timeout = 300", "timeout = 4"))   # ocr.timeout: lease 9 s
+    scans(tmp_path / "inbox", 3)
+    assert Cli(root)("ingest", str(tmp_path / "inbox")).exit_code == 0
+    victim = subprocess.Popen([sys.executable, "-m", "archiver", "--archive", str(root), "worker", "--processes", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    arc = Archive(root)
+    deadline = time.monotonic() + 60
+    while arc.catalog.job_counts()["running"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert arc.catalog.job_counts()["running"] == 1
+    os.killpg(victim.pid, signal.SIGKILL)   # the worker and its OCR process, mid-job
+    victim.wait()
+    survivor = run(root, "worker", "--until-empty", "--json", timeout=180)
+    assert survivor.returncode == 0, survivor.stderr
+    counts = arc.catalog.job_counts()
+    assert counts == {"queued": 0, "running": 0, "stalled": 0, "done": 3, "failed": 0}
+    assert arc.status().by_state == {"indexed": 3}
+    assert arc.search("gasket")[1] == 3
+    arc.close()
+
+
+def test_eight_processes_ingesting_overlapping_folders_lose_and_duplicate_nothing(tmp_path, db_url):
+    root = tmp_path / "arc"
+    Archive.init(root, catalog=db_url).close()
+    shared = tmp_path / "shared"
+    for i in range(12):
+        write(shared, f"memo{i}.txt", f"Memo {i} on the housing and CR-2024-{i:04d}.")
+    folders = []
+    for p in range(8):
+        own = tmp_path / f"own{p}"
+        write(own, f"note{p}.txt", f"Note of process {p} about the gearbox.")
+        write(own, "same-everywhere.txt", "One text that every process also holds.")
+        folders.append([str(shared), str(own)])
+    procs = [subprocess.Popen([sys.executable, "-m", "archiver", "--archive", str(root), "ingest", *f, "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in folders]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [r[1] for r in results]
+    arc = Archive(root)
+    assert arc.catalog.totals()["documents"] == 12 + 8 + 1
+    assert arc.catalog.totals()["paths"] == 12 + 8 * 2
+    assert arc.search("housing")[1] == 12 and arc.search("gearbox")[1] == 8
+    assert arc.verify().ok
+    arc.close()
