@@ -85,6 +85,7 @@ class Archive(CrossRefs):
             self.fulltext = FulltextIndex(self.root / "index")
         self.on_wait = on_wait
         self._shared_pool = None
+        self._indexer = None      # a BackgroundIndexer during a large ingest
 
     @classmethod
     def init(cls, root: Path, products: Path | None = None, catalog: str | None = None) -> "Archive":
@@ -140,8 +141,12 @@ class Archive(CrossRefs):
             self._ensure_index()
             self.sync_index()
             from archiver.ingest import Ingester
-            results = Ingester(self.catalog, self.store, self.config, self.sync_index, progress,
-                               self._shared_pool).run(paths)
+            try:
+                results = Ingester(self.catalog, self.store, self.config, self._index_batch, progress,
+                                   self._shared_pool).run(paths)
+            finally:
+                self._stop_indexer()
+            self.sync_index()   # whatever the background indexer could not do
             report = None
             if self.config["ocr.enabled"] if ocr is None else ocr:
                 report = self._ocr(ocr_progress)
@@ -259,6 +264,35 @@ class Archive(CrossRefs):
         self.catalog.mark_indexed(pending, generation)
         return len(pending)
 
+    def _index_batch(self) -> None:
+        """Index what an ingest committed so far; a large ingest hands it to a background indexer."""
+        if self.team or (self._indexer is None and len(self.catalog.unindexed()) < self.config["ingest.batch_size"]):
+            self.sync_index()
+            return
+        if self.catalog.unlinked():
+            linking.sync_links(self.catalog, self.recognizer())
+        if self._indexer is None:
+            from archiver.indexing import BackgroundIndexer
+            self._indexer = BackgroundIndexer(self.root / "catalog.sqlite", self.fulltext.path)
+        fresh = [i for i in self.catalog.unindexed() if i not in self._indexer.in_flight]
+        if fresh and not self._indexer.send(fresh):
+            # The indexer process died: keep what it finished, index the rest here.
+            self._stop_indexer()
+            self.sync_index()
+            return
+        self._mark_indexed(self._indexer.finished())
+
+    def _stop_indexer(self) -> None:
+        if self._indexer is None:
+            return
+        indexer, self._indexer = self._indexer, None
+        self._mark_indexed(indexer.close())
+
+    def _mark_indexed(self, batches: list[list[int]]) -> None:
+        generation = int(self.catalog.get_state("index_generation", "1"))
+        for ids in batches:
+            self.catalog.mark_indexed(ids, generation)
+
     def reindex(self) -> int:
         """Rebuild the search index from the catalog alone; return the number of documents."""
         with self.writing():
@@ -276,12 +310,8 @@ class Archive(CrossRefs):
             return count
 
     def _index_records(self, ids: list[int]) -> Iterator[IndexRecord]:
-        for doc, products, crs in self.catalog.documents_with_refs(ids):
-            yield IndexRecord(
-                doc_id=doc.id, title=doc.title or "", content=self.catalog.text(doc.id),
-                filename=doc.filename or "", author=doc.author or "", format=doc.format,
-                date=_parse(doc.date), created=_parse(doc.created), modified=_parse(doc.modified),
-                size=doc.size, products=tuple(products), change_requests=tuple(crs))
+        from archiver.indexing import index_records
+        return index_records(self.catalog, ids)
 
     # -- queries ------------------------------------------------------------
 
@@ -417,10 +447,6 @@ class Archive(CrossRefs):
         """Verify a bundle at ``path``, or, without one, this archive's originals and audit chain."""
         from archiver import verify
         return verify.verify_bundle(path) if path is not None else verify.verify_archive(self)
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def _title(doc: Document) -> str:

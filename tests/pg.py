@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,13 +28,24 @@ def server_url() -> str | None:
 
 
 @functools.cache
-def _started_server() -> str:
-    """Start (or find running) the server in <repo>/.pgtest with .ci/postgres and return its URL."""
-    command = ["bash", str(REPO / ".ci" / "postgres"), "start", str(REPO / ".pgtest")]
+def _started_server() -> str | None:
+    """Start (or find running) the test server with .ci/postgres and return its URL; None (and why) if it cannot."""
+    command = ["bash", str(REPO / ".ci" / "postgres"), "start", str(_server_dir())]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f".ci/postgres start failed (exit {done.returncode}): {done.stderr.strip()}")
+        # The embedded backend's tests still run; say loudly why the team tests do not.
+        sys.stderr.write(f"\nWARNING: no PostgreSQL test server, team-archive tests skipped: .ci/postgres start "
+                         f"failed (exit {done.returncode}): {done.stderr.strip()}\n")
+        return None
     return done.stdout.strip()
+
+
+def _server_dir() -> Path:
+    """Return where the server keeps its data: in memory where possible (one database per test is cheap there)."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm / f"archiver-pgtest-{os.getuid()}"
+    return REPO / ".pgtest"
 
 
 def fresh_database(url: str) -> str:

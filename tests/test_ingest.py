@@ -196,3 +196,48 @@ def test_attachments_interrupted_by_a_crash_are_taken_in_by_the_next_run(archive
     assert [name for _, name in archive.catalog.attachments_of(message_id)] == ["../../etc/passwd"]
     assert archive.catalog.messages_with_pending_parts() == []
     assert archive.search("castings")[1] == 1
+
+
+def _small_batches(archive: Archive, size: int) -> Archive:
+    toml = archive.root / "archive.toml"
+    toml.write_text(toml.read_text().replace("batch_size = 1000", f"batch_size = {size}"))
+    archive.close()
+    return Archive(archive.root)
+
+
+def test_a_large_ingest_is_indexed_by_a_background_process_and_all_of_it_is_searchable(archive, inbox, monkeypatch):
+    from archiver import indexing
+    sent = []
+    plain_send = indexing.BackgroundIndexer.send
+    monkeypatch.setattr(indexing.BackgroundIndexer, "send", lambda self, ids: (sent.append(list(ids)),
+                                                                                plain_send(self, ids))[1])
+    arc = _small_batches(archive, 20)
+    for i in range(130):
+        write(inbox, f"memo{i:03d}.txt", f"Memo {i} on the gearbox housing, change request CR-2024-{i:04d}.")
+    results = arc.ingest([inbox]).results
+    assert len(results) == 130 and {r.status for r in results} == {"indexed"}
+    if arc.team:   # a team archive indexes into PostgreSQL in the main process
+        assert sent == []
+    else:
+        assert len(sent) >= 2 and sorted(i for batch in sent for i in batch) == list(range(1, 131))
+    assert arc.catalog.unindexed() == []
+    assert arc.search("gearbox")[1] == 130
+    assert [h.doc_id for h in arc.search("CR-2024-0077")[0]] == [78]
+    arc.close()
+
+
+def test_documents_a_dead_background_indexer_left_are_indexed_before_ingest_returns(archive, inbox, monkeypatch):
+    from archiver import indexing
+    plain_send = indexing.BackgroundIndexer.send
+
+    def send_then_die(self, ids):
+        plain_send(self, ids)
+        self._process.kill()   # the indexer dies with the batch in hand
+    monkeypatch.setattr(indexing.BackgroundIndexer, "send", send_then_die)
+    arc = _small_batches(archive, 10)
+    for i in range(45):
+        write(inbox, f"note{i:02d}.txt", f"Note {i} about the gasket.")
+    arc.ingest([inbox])
+    assert arc.catalog.unindexed() == []
+    assert arc.search("gasket")[1] == 45
+    arc.close()

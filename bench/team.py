@@ -1,0 +1,203 @@
+"""Benchmark a team archive (PostgreSQL catalog, search and OCR queue) on this machine.
+
+Example::
+
+    .venv/bin/python -m bench.team --n 1000 --scans 40 --links 1000000
+
+Starts a throwaway PostgreSQL server (``.ci/postgres``), then measures on the
+same generated corpus as ``bench.run``: ingest of the electronic files into a
+team archive; OCR of a backlog of scans by 1 and by 2 ``archiver worker``
+processes (pages per minute, each worker one page at a time); search latency of
+the 50 benchmark queries on PostgreSQL full-text search (and how many pages are
+indexed); and ``related`` latency on a synthetic catalog of ``--links``
+references (documents, products and change requests made with SQL). Prints a
+table and writes JSON (``--out``, default ``bench/results-team-{n}.json``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import corpus, measure, report
+from bench.queries import queries
+from bench.report import echo
+from bench.stats import summary
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Read the command line."""
+    p = argparse.ArgumentParser(prog="python -m bench.team", description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=1000, help="electronic documents in the corpus (default 1000)")
+    p.add_argument("--scans", type=int, default=40, help="scans in the OCR backlog (default 40)")
+    p.add_argument("--links", type=int, default=1_000_000, help="references in the synthetic graph (default 1e6)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workdir", help="where corpus and archives go (default: temporary, removed)")
+    p.add_argument("--server", help="a PostgreSQL URL to use instead of starting one")
+    p.add_argument("--out", help="JSON output (default bench/results-team-{n}.json)")
+    return p.parse_args(argv)
+
+
+def start_server(workdir: Path) -> str:
+    """Start a throwaway server with .ci/postgres; return its URL."""
+    done = subprocess.run(["bash", str(REPO / ".ci" / "postgres"), "start", str(workdir / "pg")],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def new_database(server: str, name: str) -> str:
+    """Create an empty database on the server; return its URL."""
+    import psycopg
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def team_subject(root: Path, corpus_dir: Path, url: str, logs: Path) -> measure.Subject:
+    """Create a team archive at ``root`` on ``url`` and return it as a benchmark subject."""
+    s = measure.Subject(root, corpus_dir, logs)
+    s.run("init", "init", str(root), "--products", str(corpus_dir / "products.toml"), "--catalog", url)
+    return s
+
+
+def ocr_backlog(server: str, work: Path, scans: Path, workers: int) -> dict:
+    """Queue the scans in a fresh team archive, then time ``workers`` workers reading the backlog."""
+    url = new_database(server, f"bench_ocr_{workers}")
+    s = team_subject(work / f"ocr-{workers}", scans.parent, url, work / "logs" / f"ocr-{workers}")
+    store = s.run("store-scans", "ingest", str(scans), "--json")
+    start = time.perf_counter()
+    procs = [subprocess.Popen([*s.argv, "worker", "--until-empty", "--processes", "1", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(workers)]
+    outs = [p.communicate()[0] for p in procs]
+    wall = time.perf_counter() - start
+    summaries = [json.loads(o.strip().splitlines()[-1]) for o in outs if o.strip()]
+    pages = sum(x["pages"] for x in summaries)
+    return {"workers": workers, "store_wall_s": round(store.wall_s, 3), "ocr_wall_s": round(wall, 3),
+            "pages": pages, "failed_pages": sum(x["failed_pages"] for x in summaries),
+            "pages_per_min": round(60 * pages / wall, 2) if wall else None,
+            "per_worker": [x["pages"] for x in summaries]}
+
+
+def search_latency(root: Path) -> dict:
+    """Time the 50 benchmark queries in-process on the team archive; count its indexed pages."""
+    from archiver import Archive
+    result = measure.search_inprocess(root, queries(10_000))
+    arc = Archive(root)
+    try:
+        result["indexed_pages"] = arc.fulltext.page_count() if hasattr(arc.fulltext, "page_count") else None
+    finally:
+        arc.close()
+    return result
+
+
+def synthetic_graph(server: str, work: Path, links: int) -> dict:
+    """Fill a team catalog with ``links`` references by SQL, then time ``related`` on hubs and leaves."""
+    import psycopg
+    url = new_database(server, "bench_graph")
+    root = work / "graph"
+    subprocess.run([*measure.archiver_argv(), "init", str(root), "--catalog", url], check=True,
+                   capture_output=True)
+    docs = max(1000, links // 10)
+    start = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO documents (id, sha256, size, format, mime, state, title, date, ingested_at, linked) "
+            "SELECT i, md5(i::text) || md5((-i)::text), 1000, 'text', 'text/plain', 'indexed', 'document ' || i, "
+            "to_char(date '2020-01-01' + (i % 2000), 'YYYY-MM-DD'), '2026-01-01T00:00:00+00:00', 1 "
+            "FROM generate_series(1, %s) i", (docs,))
+        conn.execute("SELECT setval(pg_get_serial_sequence('documents', 'id'), %s)", (docs,))
+        # Products are few and large (a product is named by a tenth of the papers), change
+        # requests many and small: the shape of a real archive's graph.
+        conn.execute(
+            "INSERT INTO refs (doc_id, kind, value, role, evidence, location, position) "
+            "SELECT 1 + (i * 7919) %% %s, CASE WHEN i %% 3 = 0 THEN 'product' ELSE 'change_request' END, "
+            "CASE WHEN i %% 3 = 0 THEN 'P-' || (i %% 40) ELSE 'CR-2024-' || lpad((i %% 20000)::text, 5, '0') END, "
+            "CASE WHEN i %% 3 = 0 THEN 'mentions' ELSE 'concerns' END, 'synthetic', 'page 1', i "
+            "FROM generate_series(1, %s) i", (docs, links))
+        conn.execute("ANALYZE")
+    filled = time.perf_counter() - start
+    from archiver import Archive
+    arc = Archive(root)
+    ids = ["P-1", "P-7", "CR-2024-00001", "CR-2024-01234", "CR-2024-19999", "1", "500", str(docs // 2), str(docs)]
+    times, sizes = [], {}
+    try:
+        for _ in range(2):
+            times = []
+            for ident in ids:
+                t = time.perf_counter()
+                sizes[ident] = len(arc.related(ident).neighbours)
+                times.append(time.perf_counter() - t)
+    finally:
+        arc.close()
+    return {"links": links, "documents": docs, "fill_s": round(filled, 1), "related": summary(times),
+            "neighbours": sizes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the team benchmark; print a table and write JSON."""
+    args = parse_args(argv)
+    temp = None if args.workdir else tempfile.mkdtemp(prefix="archiver-team-bench-")
+    work = Path(args.workdir or temp)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        server = args.server or start_server(work)
+        echo(f"server {server}")
+        share = args.scans / (args.n + args.scans) if args.scans else 0.0
+        manifest = corpus.generate(work / "corpus", args.n + args.scans, args.seed, share)
+        result: dict = {"command": " ".join(sys.argv), "machine": report.machine(),
+                        "params": vars(args) | {"server": "throwaway" if not args.server else "given"}}
+        echo("ingest of the electronic files into a team archive")
+        url = new_database(server, "bench_team")
+        s = team_subject(work / "team", work / "corpus", url, work / "logs" / "team")
+        result["ingest"] = measure.ingest_electronic(s, manifest)
+        echo("search")
+        result["search"] = search_latency(work / "team")
+        if args.scans:
+            result["ocr"] = {}
+            for workers in (1, 2):
+                echo(f"OCR backlog with {workers} worker(s)")
+                result["ocr"][str(workers)] = ocr_backlog(server, work, work / "corpus" / "scans", workers)
+            one, two = (result["ocr"][k]["pages_per_min"] for k in ("1", "2"))
+            result["ocr"]["speedup_2_workers"] = round(two / one, 2) if one and two else None
+        if args.links:
+            echo(f"related on a synthetic graph of {args.links:,} references")
+            result["graph"] = synthetic_graph(server, work, args.links)
+        out = Path(args.out or REPO / "bench" / f"results-team-{args.n}.json")
+        out.write_text(json.dumps(result, indent=1))
+        print(table(result))
+        echo(f"wrote {out}")
+        return 0
+    finally:
+        if temp:
+            subprocess.run(["bash", str(REPO / ".ci" / "postgres"), "stop", str(work / "pg")], capture_output=True)
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def table(r: dict) -> str:
+    """Return the result as an aligned plain-text table."""
+    rows = [("ingest, electronic", f"{r['ingest']['wall_s']} s, {r['ingest']['documents_per_s']} docs/s"),
+            ("search in process, median / p95",
+             f"{r['search']['median_ms']} / {r['search']['p95_ms']} ms (indexed pages: {r['search'].get('indexed_pages')})")]
+    for k in ("1", "2"):
+        if "ocr" in r and k in r["ocr"]:
+            o = r["ocr"][k]
+            rows.append((f"OCR backlog, {k} worker(s)", f"{o['pages']} pages in {o['ocr_wall_s']} s: "
+                                                       f"{o['pages_per_min']} pages/min {o['per_worker']}"))
+    if "graph" in r:
+        g = r["graph"]
+        rows.append((f"related on {g['links']:,} references, median / p95",
+                     f"{g['related']['median_ms']} / {g['related']['p95_ms']} ms (max {g['related']['max_ms']} ms)"))
+    width = max(len(a) for a, _ in rows)
+    return "\n".join(f"{a.ljust(width)}  {b}" for a, b in rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
