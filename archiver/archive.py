@@ -176,11 +176,7 @@ class Archive(CrossRefs):
     def ocr(self, progress: Progress | None = None) -> OcrReport:
         """Read every page that waits for OCR (a team archive: as a worker, until its queue is empty)."""
         if self.team:
-            from archiver.ocr_queue import OcrReport
-            self.catalog.queue_ocr_pages()
-            done = self.work(until_empty=True, progress=progress and (lambda r, label: progress(r.pages, 0, label)))
-            return OcrReport(documents=done.documents, pages=done.pages, failed_pages=done.failed_pages,
-                             warning=done.warning)
+            return self._work_queue(progress)
         with self.writing():
             self._ensure_index()
             return self._ocr(progress)
@@ -188,11 +184,19 @@ class Archive(CrossRefs):
     def _ocr(self, progress: Progress | None) -> OcrReport:
         from archiver.ocr_queue import OcrQueue, OcrReport
         if self.team:
-            # A team archive's scans are read by `archiver worker` on any machine: queue them.
-            self.catalog.queue_ocr_pages()
-            counts = self.catalog.job_counts()
-            return OcrReport(waiting=len(self.catalog.ocr_waiting()), queued=counts["queued"] + counts["stalled"])
+            # A team archive's pages are jobs: this process works the queue as one more worker,
+            # beside any `archiver worker` on other machines, until it is empty.
+            return self._work_queue(progress)
         return OcrQueue(self.catalog, self.store, self.config, self.sync_index, progress, self._shared_pool).run()
+
+    def _work_queue(self, progress: Progress | None) -> OcrReport:
+        from archiver.ocr_queue import OcrReport
+        self.catalog.queue_ocr_pages()
+        total = self.catalog.open_jobs()
+        done = self.work(until_empty=True, progress=progress and (lambda r, label: progress(r.pages, total, label)))
+        waiting = len(self.catalog.ocr_waiting())
+        return OcrReport(documents=done.documents, pages=done.pages, failed_pages=done.failed_pages,
+                         waiting=waiting, warning=done.warning, queued=self.catalog.open_jobs())
 
     def work(self, until_empty: bool = False, processes: int | None = None, progress=None,
              should_stop=lambda: False):

@@ -40,7 +40,7 @@ class OcrReport:
     failed_pages: int = 0
     waiting: int = 0
     warning: str | None = None
-    queued: int = 0          # pages queued for `archiver worker` (a team archive)
+    queued: int = 0          # a team archive: jobs still open (queued, or held by other workers)
 
 
 def check_engine(languages: list[str]) -> str | None:

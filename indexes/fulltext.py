@@ -529,7 +529,7 @@ def analyse(field: str, text: str) -> list[tuple[str, int]]:
 def analyse_record(r: IndexRecord) -> dict[str, list[tuple[str, int]]]:
     """Return the (token, position) pairs of each text field of a record, as :class:`_Writer` indexes it."""
     texts = {"title": r.title, "content": r.content, "filename": r.filename, "author": r.author,
-             "format": r.format, "ident": _identifiers(r.title, r.filename, r.content),
+             "ident": _identifiers(r.title, r.filename, r.content),
              "product": ",".join(r.products), "cr": ",".join(r.change_requests)}
     return {name: analyse(name, text or "") for name, text in texts.items()}
 
@@ -636,7 +636,7 @@ def snippet(text: str, tree: tuple, limit_chars: int = SNIPPET_CHARS) -> str:
 
 def _words_snippet(text: str, leaves: list[tuple], limit_chars: int) -> str:
     """Highlight the words of content leaves in the first window of ``text`` that has any."""
-    words = {w for leaf in leaves if leaf[0] == "term" for w in [leaf[2]]}
+    words = {leaf[2] for leaf in leaves if leaf[0] == "term"}
     words |= {w for leaf in leaves if leaf[0] == "phrase" for w in leaf[2]}
     globs = [leaf[2] + "*" if leaf[0] == "prefix" else leaf[2] for leaf in leaves
              if leaf[0] in ("prefix", "wildcard")]

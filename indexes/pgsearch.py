@@ -1,9 +1,9 @@
-"""Keep the full-text search index in PostgreSQL, finding what the Whoosh index finds for the same query.
+"""Keep a team archive's full-text index in PostgreSQL, finding what the Whoosh index finds.
 
 Whoosh still defines the search (indexes/fulltext.py): its analyzers give the
-tokens stored here, its parser reads the query into an engine-neutral tree,
-and this module turns that tree into one SQL query. PostgreSQL's own
-stemmer is never used, so both engines compare the same tokens.
+tokens stored here and its parser reads a query into an engine-neutral tree,
+which this module compiles into one SQL query. PostgreSQL's own parser and
+stemmer are never used, so both engines compare the same tokens.
 """
 from __future__ import annotations
 
@@ -13,36 +13,34 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 import psycopg
-from psycopg import errors
 
 from indexes import fulltext
 from indexes.fulltext import (FulltextError, Hit, IndexMissing, IndexRecord, IndexVersionMismatch,
                               QuerySyntaxError)
 
-# Our tables' version, then the Whoosh schema's: a change of either means "reindex".
-SCHEMA_VERSION = f"1/{fulltext.SCHEMA_VERSION}"
-CHUNK_POSITIONS = 10_000  # PostgreSQL keeps positions up to 16,383 only
-CHUNK_OVERLAP = 64        # so that a phrase of up to 65 words lies whole in some chunk
-CHUNK_BYTES = 500_000     # a tsvector must stay under 1 MB
-MAX_REPEATS = 256         # PostgreSQL keeps 256 positions of a word per tsvector
+SCHEMA_VERSION = f"1/{fulltext.SCHEMA_VERSION}"  # our tables / the Whoosh analysis: either means reindex
+CHUNK_POSITIONS = 10_000  # PostgreSQL keeps positions up to 16,383 only,
+MAX_REPEATS = 256         # 256 positions of a word per tsvector,
+CHUNK_BYTES = 500_000     # under 1 MB per tsvector,
 MAX_TOKEN_BYTES = 2046    # and no longer word
-TEXT_FIELDS = ("title", "filename", "author")  # tsvector columns of search_doc; content is chunked
+CHUNK_OVERLAP = 64        # a phrase of up to 65 words lies whole in some chunk
+TEXT_FIELDS = ("title", "filename", "author")  # tsvector columns of search_doc (content is in chunks)
 ARRAY_FIELDS = ("ident", "product", "cr")
 VALUE_FIELDS = ("format", "date", "created", "modified", "size", "doc_id")
+_CODE_POINT_ORDER = ' COLLATE "C"'  # how Whoosh orders words (for ranges)
 
 _TABLES = """
 CREATE EXTENSION IF NOT EXISTS unaccent;
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE TABLE IF NOT EXISTS search_stamp (schema_version text NOT NULL);
 CREATE TABLE IF NOT EXISTS search_doc (
-    doc_id bigint PRIMARY KEY,
-    title tsvector NOT NULL, filename tsvector NOT NULL, author tsvector NOT NULL,
-    ident text[] NOT NULL, ident_text text NOT NULL,
-    format text NOT NULL, date timestamp, created timestamp, modified timestamp,
-    size bigint NOT NULL, product text[] NOT NULL, cr text[] NOT NULL);
+    doc_id bigint PRIMARY KEY, title tsvector NOT NULL, filename tsvector NOT NULL, author tsvector NOT NULL,
+    ident text[] NOT NULL, ident_text text NOT NULL, format text NOT NULL,
+    date timestamp, created timestamp, modified timestamp, size bigint NOT NULL,
+    product text[] NOT NULL, cr text[] NOT NULL);
 CREATE TABLE IF NOT EXISTS search_chunk (
-    doc_id bigint NOT NULL REFERENCES search_doc ON DELETE CASCADE,
-    n int NOT NULL, words tsvector NOT NULL, PRIMARY KEY (doc_id, n));
+    doc_id bigint NOT NULL REFERENCES search_doc ON DELETE CASCADE, n int NOT NULL,
+    words tsvector NOT NULL, PRIMARY KEY (doc_id, n));
 CREATE TABLE IF NOT EXISTS search_word (word text COLLATE "C" PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS search_chunk_words ON search_chunk USING gin (words);
 CREATE INDEX IF NOT EXISTS search_doc_title ON search_doc USING gin (title);
@@ -56,22 +54,23 @@ CREATE INDEX IF NOT EXISTS search_doc_date ON search_doc (date);
 CREATE INDEX IF NOT EXISTS search_word_trgm ON search_word USING gin (word gin_trgm_ops);
 """
 _DROP = "DROP TABLE IF EXISTS search_chunk, search_doc, search_word, search_stamp"
-_UPSERT_DOC = """
-INSERT INTO search_doc (doc_id, title, filename, author, ident, ident_text, format, date, created,
-                        modified, size, product, cr)
-VALUES (%s, %s::tsvector, %s::tsvector, %s::tsvector, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (doc_id) DO UPDATE SET title = EXCLUDED.title, filename = EXCLUDED.filename,
-    author = EXCLUDED.author, ident = EXCLUDED.ident, ident_text = EXCLUDED.ident_text,
-    format = EXCLUDED.format, date = EXCLUDED.date, created = EXCLUDED.created,
-    modified = EXCLUDED.modified, size = EXCLUDED.size, product = EXCLUDED.product, cr = EXCLUDED.cr
-"""
+_DOC_COLUMNS = ("doc_id", "title", "filename", "author", "ident", "ident_text", "format", "date", "created",
+                "modified", "size", "product", "cr")
+_UPSERT_DOC = (f"INSERT INTO search_doc ({', '.join(_DOC_COLUMNS)}) VALUES ({', '.join(['%s'] * 13)}) "
+               f"ON CONFLICT (doc_id) DO UPDATE SET "
+               + ", ".join(f"{c} = EXCLUDED.{c}" for c in _DOC_COLUMNS[1:]))
 _INSERT_CHUNKS = ("INSERT INTO search_chunk (doc_id, n, words) "
                   "SELECT %s, n, w::tsvector FROM unnest(%s::text[]) WITH ORDINALITY AS u(w, n)")
 _INSERT_WORDS = "INSERT INTO search_word (word) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING"
+# The planner takes a tsvector kept out of line (TOAST) as free to read, and would read every
+# chunk for a common word instead of asking the GIN index (3x slower). JIT costs more than a search.
+_PLANNER = "SET LOCAL enable_seqscan = off; SET LOCAL jit = off"
 _SEARCH = """
-SELECT d.doc_id, {rank} AS score, count(*) OVER () AS total
-FROM search_doc d WHERE {where} AND {filter}
-ORDER BY score DESC, d.doc_id LIMIT %(limit)s
+WITH hit AS MATERIALIZED (SELECT d.doc_id, {score} AS score FROM search_doc d WHERE {where} AND {filter}),
+best AS (SELECT c.doc_id, max(ts_rank(c.words, {words}::tsquery)) AS score FROM search_chunk c
+         JOIN hit ON hit.doc_id = c.doc_id WHERE c.words @@ {words}::tsquery GROUP BY c.doc_id)
+SELECT hit.doc_id, hit.score + coalesce(best.score, 0), count(*) OVER ()
+FROM hit LEFT JOIN best ON best.doc_id = hit.doc_id ORDER BY 2 DESC, hit.doc_id LIMIT %(limit)s
 """
 
 
@@ -89,12 +88,13 @@ class PgFulltextIndex:
             self._conn = None
 
     def _connection(self) -> psycopg.Connection:
-        """Return the open connection (autocommit: writes use explicit transactions), connecting if needed."""
+        """Return the open connection (autocommit; writes use explicit transactions), connecting if needed."""
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
                 self._conn = psycopg.connect(self.url, autocommit=True)
             except psycopg.OperationalError as exc:
-                raise FulltextError(f"cannot connect to the search database ({_first_line(exc)})") from exc
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise FulltextError(f"cannot connect to the search database ({reason})") from exc
         return self._conn
 
     # -- lifecycle ----------------------------------------------------------
@@ -112,7 +112,7 @@ class PgFulltextIndex:
                          (SCHEMA_VERSION,))
 
     def _open(self) -> psycopg.Connection:
-        """Return the connection once the index is known to be there at this version."""
+        """Return the connection once the index is known to be there, at this version."""
         conn = self._connection()
         version = _stamp(conn)
         if version is False:
@@ -142,23 +142,23 @@ class PgFulltextIndex:
             yield _Writer(cur)
 
     def rebuild(self, records: Iterable[IndexRecord]) -> int:
-        """Empty the index and fill it from ``records`` in one transaction; return the number of documents.
+        """Empty the index and refill it from ``records`` in one transaction; return the number of documents.
 
-        Searches see the old index until the new one commits. Tables of another
+        Searches see the old index until the new one commits; tables of another
         version are dropped and created afresh.
         """
         conn = self._connection()
-        count = 0
         with conn.transaction(), conn.cursor() as cur:
             if _stamp(conn) != SCHEMA_VERSION:
                 cur.execute(_DROP)
-                cur.execute(_TABLES)
-                cur.execute("INSERT INTO search_stamp VALUES (%s)", (SCHEMA_VERSION,))
+                self.create()
             cur.execute("DELETE FROM search_chunk; DELETE FROM search_doc; DELETE FROM search_word")
             w = _Writer(cur, fresh=True)
+            count = 0
             for record in records:
                 w.add(record)
                 count += 1
+            cur.execute("ANALYZE search_doc, search_chunk, search_word")  # the planner needs fresh statistics
         return count
 
     # -- searching ----------------------------------------------------------
@@ -174,32 +174,27 @@ class PgFulltextIndex:
         """
         tree = fulltext.neutral(text)
         conn = self._open()
-        with conn.cursor() as cur:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(_PLANNER)
             sql = _Compiler(cur)
             where = sql.condition(tree)
             filt = sql.filter(formats, after, before, products, change_requests)
-            rank = sql.rank()
-            sql.params["limit"] = limit
-            rows = cur.execute(_SEARCH.format(rank=rank, where=where, filter=filt), sql.params).fetchall()
-            total = rows[0][2] if rows else 0
-            if not rows and limit is not None and limit <= 0:
-                total = cur.execute(f"SELECT count(*) FROM search_doc d WHERE {where} AND {filt}",
-                                    sql.params).fetchone()[0]
-        hits = [Hit(doc_id, round(float(score), 4), fulltext.snippet(text_of(doc_id) if text_of else "", tree))
-                for doc_id, score, _ in rows]
-        return hits, total
+            score, words = sql.rank()
+            sql.params["limit"] = None if limit is None else max(limit, 1)  # a row at least: it holds the total
+            rows = cur.execute(_SEARCH.format(score=score, words=words, where=where, filter=filt),
+                               sql.params).fetchall()
+        total = rows[0][2] if rows else 0
+        rows = rows if limit is None else rows[:max(limit, 0)]
+        return [Hit(doc_id, round(float(score), 4), fulltext.snippet(text_of(doc_id) if text_of else "", tree))
+                for doc_id, score, _ in rows], total
 
 
 def _stamp(conn: psycopg.Connection) -> str | None | bool:
-    """Return the index's schema version, None if it has no stamp, False if there are no tables."""
+    """Return the index's schema version, None if it has no stamp, False if it has no tables."""
     if conn.execute("SELECT to_regclass('search_stamp')").fetchone()[0] is None:
         return False
     row = conn.execute("SELECT schema_version FROM search_stamp").fetchone()
     return row[0] if row else None
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class _Writer:
@@ -207,7 +202,7 @@ class _Writer:
 
     def __init__(self, cur: psycopg.Cursor, fresh: bool = False):
         self._cur = cur
-        self._fresh = fresh  # the tables were emptied: no old chunks to remove
+        self._fresh = fresh  # the tables were just emptied: there are no old chunks to remove
 
     def add(self, r: IndexRecord) -> None:
         """Add a document or replace it if its id is already indexed."""
@@ -215,12 +210,10 @@ class _Writer:
         self._cur.execute(_UPSERT_DOC, _doc_row(r, tokens))
         if not self._fresh:
             self._cur.execute("DELETE FROM search_chunk WHERE doc_id = %s", (r.doc_id,))
-        chunks = list(_chunks(tokens["content"]))
-        if chunks:
+        if chunks := list(_chunks(tokens["content"])):
             self._cur.execute(_INSERT_CHUNKS, (r.doc_id, chunks))
-        # Sorted, so that two writers take the words' locks in the same order.
-        words = sorted({t for f in ("content",) + TEXT_FIELDS for t, _ in tokens[f] if _fits(t)})
-        if words:
+        # Sorted, so that two writers lock new words in the same order.
+        if words := sorted({t for f in ("content", *TEXT_FIELDS) for t, _ in tokens[f] if _fits(t)}):
             self._cur.execute(_INSERT_WORDS, (words,))
 
     def delete(self, doc_id: int) -> None:
@@ -229,9 +222,11 @@ class _Writer:
 
 
 def _doc_row(r: IndexRecord, tokens: dict[str, list[tuple[str, int]]]) -> tuple:
-    """Return the values of a document's search_doc row."""
+    """Return the values of a document's search_doc row, in the order of ``_DOC_COLUMNS``."""
     ident, product, cr = ([t for t, _ in tokens[f] if _fits(t)] for f in ARRAY_FIELDS)
-    short = [next(_chunks(tokens[f]), "") for f in TEXT_FIELDS]
+    # A short field is one tsvector: past 16,383 positions or 256 repeats, PostgreSQL
+    # keeps its words but not their places (only a phrase there can be missed).
+    short = [_tsvector([t for t in tokens[f] if _fits(t[0])]) for f in TEXT_FIELDS]
     return (r.doc_id, *short, ident, " ".join(ident), r.format or "", _naive_utc(r.date),
             _naive_utc(r.created), _naive_utc(r.modified), r.size, product, cr)
 
@@ -244,12 +239,12 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 
 def _fits(token: str) -> bool:
-    """Tell whether PostgreSQL can index a token (a tsvector word is at most 2,046 bytes)."""
+    """Tell whether PostgreSQL can keep a token in a tsvector."""
     return 0 < len(token) and len(token.encode()) <= MAX_TOKEN_BYTES
 
 
 def _chunks(tokens: list[tuple[str, int]]) -> Iterator[str]:
-    """Yield tsvector literals of a text's tokens in overlapping chunks that PostgreSQL keeps whole."""
+    """Yield tsvector literals of a text's tokens, in overlapping chunks that PostgreSQL keeps whole."""
     tokens = [t for t in tokens if _fits(t[0])]
     start = 0
     while start < len(tokens):
@@ -262,9 +257,7 @@ def _chunks(tokens: list[tuple[str, int]]) -> Iterator[str]:
 
 def _chunk_end(tokens: list[tuple[str, int]], start: int) -> int:
     """Return where the chunk from ``start`` must end: before too many positions, repeats or bytes."""
-    first = tokens[start][1]
-    counts: Counter[str] = Counter()
-    size = 0
+    first, size, counts = tokens[start][1], 0, Counter()
     for i in range(start, len(tokens)):
         token, pos = tokens[i]
         counts[token] += 1
@@ -284,7 +277,7 @@ def _tsvector(tokens: list[tuple[str, int]]) -> str:
 
 
 def _lexeme(word: str) -> str:
-    """Quote a word for a tsvector or tsquery literal (taken as it is: no parsing, no stemming)."""
+    """Quote a word for a tsvector or tsquery literal, which takes it as it is (no parsing, no stemming)."""
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
@@ -300,12 +293,14 @@ def _regex(glob: str) -> str:
     return f"(^| ){body}( |$)"
 
 
-
 class _Compiler:
-    """Compile a neutral query tree into SQL conditions on ``search_doc d``, with named parameters."""
+    """Compile a neutral query tree into SQL conditions on ``search_doc d``, with named parameters.
+
+    Every condition is true or false, never NULL, so that NOT is the complement.
+    """
 
     def __init__(self, cur: psycopg.Cursor):
-        self._cur = cur  # to look words up in the vocabulary while compiling
+        self._cur = cur  # to look wildcards up in the vocabulary
         self.params: dict[str, object] = {}
         self._ranked: dict[str, list[str]] = {f: [] for f in ("content", *TEXT_FIELDS, "ident")}
         self._negated = 0
@@ -317,7 +312,7 @@ class _Compiler:
         return f"%({name})s"
 
     def condition(self, node: tuple) -> str:
-        """Return the SQL condition (true or false, never NULL) of a tree."""
+        """Return the SQL condition of a tree."""
         kind = node[0]
         if kind in ("and", "or"):
             parts = [self.condition(child) for child in node[1]]
@@ -327,13 +322,11 @@ class _Compiler:
         if kind == "andnot":
             return f"({self.condition(node[1])} AND NOT {self._negative(node[2])})"
         if kind == "andmaybe":
-            self.condition(node[2])  # only ranks: its words count in the score
+            self.condition(node[2])  # its words only rank
             return self.condition(node[1])
-        if kind == "null":
-            return "false"
-        if kind == "every":
-            return self._every(node[1])
-        if node[1] == "content" or node[1] in TEXT_FIELDS:
+        if kind in ("null", "every"):
+            return self._every(node[1]) if kind == "every" else "false"
+        if node[1] in ("content", *TEXT_FIELDS):
             return self._words(node)
         if node[1] in ARRAY_FIELDS:
             return self._array(node)
@@ -350,17 +343,15 @@ class _Compiler:
             self._negated -= 1
 
     def _every(self, field: str | None) -> str:
-        """Return the condition that a document has anything in a field (None: any document)."""
-        if field is None:
-            return "true"
+        """Return the condition that a document has any token in a field (None: any document)."""
+        if field is None or field in ("format", "size", "doc_id"):
+            return "true"  # Whoosh indexes these for every document, an empty format too
         if field == "content":
             return "d.doc_id IN (SELECT doc_id FROM search_chunk)"
         if field in TEXT_FIELDS:
             return f"(length(d.{field}) > 0)"
         if field in ARRAY_FIELDS:
             return f"(cardinality(d.{field}) > 0)"
-        if field in ("format", "size", "doc_id"):
-            return "true"  # Whoosh indexes these for every document, an empty format too
         return f"(d.{field} IS NOT NULL)"
 
     def _words(self, node: tuple) -> str:
@@ -380,7 +371,7 @@ class _Compiler:
         return f"(d.{field} @@ {self.param(tsquery)}::tsquery)"
 
     def _tsquery(self, node: tuple) -> str | None:
-        """Return the tsquery of a word leaf, None if it cannot match."""
+        """Return the tsquery of a word leaf, None if it matches nothing."""
         kind = node[0]
         if kind == "term":
             return _lexeme(node[2]) if _fits(node[2]) else None
@@ -394,10 +385,10 @@ class _Compiler:
 
     def _vocabulary(self, node: tuple) -> list[str]:
         """Return the indexed words that a wildcard or a word range stands for."""
+        values: list = []
         if node[0] == "wildcard":
             where, values = "word LIKE %s", [_like(node[2])]
         else:
-            values = []
             where = _between("word", *node[2:], lambda v: values.append(v) or "%s")
         return [row[0] for row in self._cur.execute(f"SELECT word FROM search_word WHERE {where}", values)]
 
@@ -405,18 +396,18 @@ class _Compiler:
         """Return the condition of a phrase whose words stand 1..slop positions after each other."""
         if not all(map(_fits, words)):
             return "false"
-        all_words = " & ".join(map(_lexeme, words))
+        every = " & ".join(map(_lexeme, words))
         if not self._negated:
-            self._ranked[field].append(all_words)
-        every = self.param(all_words)
+            self._ranked[field].append(every)
         column = "c.words" if field == "content" else f"d.{field}"
         scans = ", ".join(f"unnest({column}) u{k}, unnest(u{k}.positions) p{k}" for k in range(len(words)))
         conds = [f"u{k}.lexeme = {self.param(w)}" for k, w in enumerate(words)]
         conds += [f"p{k} - p{k - 1} BETWEEN 1 AND {self.param(slop)}" for k in range(1, len(words))]
-        near = f"EXISTS (SELECT FROM {scans} WHERE {' AND '.join(conds)})"
+        near = (f"{column} @@ {self.param(every)}::tsquery "
+                f"AND EXISTS (SELECT FROM {scans} WHERE {' AND '.join(conds)})")
         if field == "content":
-            return f"d.doc_id IN (SELECT c.doc_id FROM search_chunk c WHERE c.words @@ {every}::tsquery AND {near})"
-        return f"(d.{field} @@ {every}::tsquery AND {near})"
+            return f"d.doc_id IN (SELECT c.doc_id FROM search_chunk c WHERE {near})"
+        return f"({near})"
 
     def _array(self, node: tuple) -> str:
         """Return the condition of a leaf on the identifiers, products or change requests."""
@@ -431,7 +422,7 @@ class _Compiler:
                 return f"(d.ident_text ~ {self.param(_regex(glob))})"
             return f"EXISTS (SELECT FROM unnest(d.{field}) t WHERE t LIKE {self.param(_like(glob))})"
         if kind == "termrange":
-            inside = _between('t COLLATE "C"', *node[2:], self.param)
+            inside = _between("t" + _CODE_POINT_ORDER, *node[2:], self.param)
             return f"EXISTS (SELECT FROM unnest(d.{field}) t WHERE {inside})"
         if kind == "phrase" and field == "ident":
             return self._ident_phrase(node[2], node[3])
@@ -448,48 +439,45 @@ class _Compiler:
     def _value(self, node: tuple) -> str:
         """Return the condition of a leaf on the format, a date, the size or the id."""
         kind, field = node[0], node[1]
-        column = f"d.{field}"
         if kind == "term":
-            return f"coalesce({column} = {self.param(node[2])}, false)"
+            return f"coalesce(d.{field} = {self.param(node[2])}, false)"
         if kind == "range":
-            return f"coalesce({_between(column, node[2], node[3], False, False, self.param)}, false)"
+            return f"coalesce({_between('d.' + field, node[2], node[3], False, False, self.param)}, false)"
         if field == "format" and kind in ("prefix", "wildcard"):
-            glob = node[2] + "*" if kind == "prefix" else node[2]
-            return f"(d.format LIKE {self.param(_like(glob))})"
+            return f"(d.format LIKE {self.param(_like(node[2] + '*' if kind == 'prefix' else node[2]))})"
         if field == "format" and kind == "termrange":
-            return "(" + _between('d.format COLLATE "C"', *node[2:], self.param) + ")"
+            return f"({_between('d.format' + _CODE_POINT_ORDER, *node[2:], self.param)})"
         raise QuerySyntaxError(f"cannot understand the query: the {field} field has no {kind} search")
 
     def filter(self, formats: Iterable[str], after: datetime | None, before: datetime | None,
                products: Iterable[str], change_requests: Iterable[str]) -> str:
         """Return the condition of the search options, applied as the Whoosh index applies them."""
         parts = []
-        formats = list(formats)
-        if formats:
+        if formats := list(formats):
             parts.append(f"d.format = ANY({self.param(formats)}::text[])")
         if after or before:
             dates = _between("d.date", _naive_utc(after), _naive_utc(before), False, False, self.param)
             parts.append(f"coalesce({dates}, false)")
         for field, values in (("product", products), ("cr", change_requests)):
-            values = [v.lower() for v in values]
-            if values:
+            if values := [v.lower() for v in values]:
                 parts.append(f"(d.{field} && {self.param(values)}::text[])")
         return " AND ".join(parts) or "true"
 
-    def rank(self) -> str:
-        """Return the score of a match: its best chunk, then title, filename, author and identifiers."""
+    def rank(self) -> tuple[str, str]:
+        """Return a match's score by title, filename, author and identifiers, and the words that rank its text."""
         parts = []
-        if words := self._ranked["content"]:
-            q = self.param(" | ".join(f"({w})" for w in words))
-            parts.append(f"coalesce((SELECT max(ts_rank(c.words, {q}::tsquery)) FROM search_chunk c "
-                         f"WHERE c.doc_id = d.doc_id AND c.words @@ {q}::tsquery), 0)")
         for field, weight in (("title", 2), ("filename", 1), ("author", 1)):
             if words := self._ranked[field]:
-                q = self.param(" | ".join(f"({w})" for w in words))
-                parts.append(f"{weight} * ts_rank(d.{field}, {q}::tsquery)")
+                parts.append(f"{weight} * ts_rank(d.{field}, {self.param(_any(words))}::tsquery)")
         if idents := self._ranked["ident"]:
             parts.append(f"3 * (d.ident && {self.param(idents)}::text[])::int")
-        return " + ".join(parts) or "0"
+        words = self._ranked["content"]
+        return " + ".join(parts) or "0", self.param(_any(words) if words else None)
+
+
+def _any(tsqueries: list[str]) -> str:
+    """Return a tsquery matching any of some tsqueries."""
+    return " | ".join(f"({q})" for q in tsqueries)
 
 
 def _between(column: str, start, end, start_excl: bool, end_excl: bool, param) -> str:

@@ -396,6 +396,9 @@ def toml_value(value) -> str:
 def configure(root: Path, rules=(), **filing) -> Archive:
     """Write archive.toml with these filing settings and rules, and open the archive again."""
     lines = ["[ingest]", "workers = 2", "", "[filing]"] + [f"{k} = {toml_value(v)}" for k, v in filing.items()]
+    url = config_module.load(root)["catalog.url"]      # a team archive keeps its catalog
+    if url:
+        lines += ["", "[catalog]", f"url = {toml_value(url)}"]
     for rule in rules:
         lines += ["", "[[filing.rules]]"] + [f"{k} = {toml_value(v)}" for k, v in rule.items()]
     write_settings(root, "\n".join(lines) + "\n")

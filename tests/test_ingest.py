@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 from archiver import Archive
 from archiver.store import sha256_file
 from tests.conftest import write
@@ -160,6 +162,7 @@ def test_an_email_and_its_attachment_become_linked_documents(archive, inbox, tmp
     assert archive.search("castings")[0][0].doc_id == attachment.doc_id
 
 
+@pytest.mark.sqlite_only
 def test_an_archive_reopens_with_its_documents(archive, inbox):
     write(inbox, "x.txt", "persistent words\n")
     archive.ingest([inbox]).results

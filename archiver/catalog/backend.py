@@ -163,6 +163,9 @@ def translate(sql: str) -> tuple[str, bool]:
     if ignore:
         text = _OR_IGNORE.sub("INSERT INTO", text) + " ON CONFLICT DO NOTHING"
     text = re.sub(r"\bBEGIN IMMEDIATE\b", "BEGIN", text)
+    # SQLite takes an empty list, "x IN ()"; PostgreSQL needs an empty set.
+    text = re.sub(r"[\w.]+\s+NOT\s+IN\s+\(\)", "TRUE", text)
+    text = re.sub(r"[\w.]+\s+IN\s+\(\)", "FALSE", text)
     text = _placeholders(text)
     returning = bool(re.search(r"\bRETURNING\s+id\s*$", text, re.IGNORECASE))
     return text, returning
