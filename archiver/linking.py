@@ -24,27 +24,33 @@ def recognizer_for(catalog: Catalog, config: Config) -> Recognizer:
 def sync_links(catalog: Catalog, recognizer: Recognizer) -> int:
     """Find the references of every document not yet linked; return how many were linked."""
     pending = catalog.unlinked()
-    touched: set[str] = set()
+    touched: dict[str, set[int]] = {}
     for start in range(0, len(pending), 200):
         with catalog.transaction():
             for doc_id in pending[start:start + 200]:
                 before = {r.value for r in catalog.refs_of(doc_id) if r.kind == "change_request"}
                 refs = recognizer.find(catalog.link_fields(doc_id))
                 catalog.replace_refs(doc_id, refs)
-                touched |= before | {r.value for r in refs if r.kind == "change_request"}
+                for cr in before | {r.value for r in refs if r.kind == "change_request"}:
+                    touched.setdefault(cr, set()).add(doc_id)
     if touched:
         with catalog.transaction():
             for cr in sorted(touched):
-                update_lifecycle(catalog, cr)
+                update_lifecycle(catalog, cr, touched[cr])
     return len(pending)
 
 
-def update_lifecycle(catalog: Catalog, cr: str) -> None:
-    """Recompute the lifecycle steps of one change request from its documents."""
+def update_lifecycle(catalog: Catalog, cr: str, changed: set[int]) -> None:
+    """Bring the lifecycle of one change request up to date after some of its papers changed.
+
+    A paper's steps depend on that paper alone, so only the changed papers are read
+    again (a change request named by hundreds of papers costs what the batch adds).
+    """
+    referring = set(catalog.docs_referring("change_request", cr))
     steps: list[lifecycle.Step] = []
-    for doc_id in catalog.docs_referring("change_request", cr):
+    for doc_id in sorted(changed & referring):
         steps += lifecycle.steps_of(paper_for(catalog, doc_id, cr))
-    catalog.replace_cr_steps(cr, [(s.step, s.date, s.doc_id, s.evidence) for s in steps])
+    catalog.replace_cr_steps(cr, sorted(changed), [(s.step, s.date, s.doc_id, s.evidence) for s in steps])
     catalog.replace_cr_products(cr, affected_products(catalog, cr))
 
 

@@ -173,3 +173,13 @@ def test_an_open_archive_sees_documents_added_and_an_index_rebuilt(archive, inbo
     other.ingest([inbox])
     other.close()
     assert names(archive, "gearbox") == ["first.txt", "second.txt", "third.txt"]
+
+
+def test_andnot_drops_every_document_of_its_right_side(archive, inbox):
+    write(inbox, "a-housing.txt", "The housing alone.")
+    write(inbox, "b-both.txt", "The flange and the housing.")
+    write(inbox, "c-flange.txt", "The flange alone.")
+    archive.ingest([inbox])
+    assert names(archive, "flange ANDNOT housing") == ["c-flange.txt"]
+    assert names(archive, "flange AND NOT housing") == ["c-flange.txt"]
+    assert names(archive, "(flange OR housing) ANDNOT alone") == ["b-both.txt"]

@@ -113,9 +113,14 @@ class LinksMixin:
 
     # -- change request lifecycle ------------------------------------------
 
-    def replace_cr_steps(self, cr: str, steps: Iterable[tuple[str, str | None, int, str]]) -> None:
-        """Store the lifecycle steps (step, date, doc_id, evidence) the papers show for one CR."""
-        self.db.execute("DELETE FROM cr_steps WHERE cr=?", (cr,))
+    def replace_cr_steps(self, cr: str, doc_ids: Iterable[int],
+                         steps: Iterable[tuple[str, str | None, int, str]]) -> None:
+        """Store the lifecycle steps (step, date, doc_id, evidence) some papers show for one CR, replacing theirs."""
+        ids = list(doc_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            self.db.execute(f"DELETE FROM cr_steps WHERE cr=? AND doc_id IN ({','.join('?' * len(chunk))})",
+                            (cr, *chunk))
         self.db.executemany("INSERT INTO cr_steps VALUES (?,?,?,?,?)", [(cr, *s) for s in steps])
 
     def replace_cr_products(self, cr: str, rows: Iterable[tuple[str, int, str]]) -> None:
@@ -209,7 +214,8 @@ class LinksMixin:
     def cr_steps(self, cr: str) -> list[tuple[str, str | None, int, str]]:
         """Return (step, date, doc_id, evidence) of a change request, in date order."""
         return [tuple(r) for r in self.db.execute(
-            "SELECT step, date, doc_id, evidence FROM cr_steps WHERE cr=? ORDER BY date IS NULL, date, rowid", (cr,))]
+            "SELECT step, date, doc_id, evidence FROM cr_steps WHERE cr=? ORDER BY date IS NULL, date, doc_id, rowid",
+            (cr,))]
 
     # -- graph --------------------------------------------------------------
 
