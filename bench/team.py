@@ -115,7 +115,7 @@ def synthetic_graph(server: str, work: Path, links: int) -> dict:
         # requests many and small: the shape of a real archive's graph.
         conn.execute(
             "INSERT INTO refs (doc_id, kind, value, role, evidence, location, position) "
-            "SELECT 1 + (i * 7919) %% %s, CASE WHEN i %% 3 = 0 THEN 'product' ELSE 'change_request' END, "
+            "SELECT 1 + (i::bigint * 7919) %% %s, CASE WHEN i %% 3 = 0 THEN 'product' ELSE 'change_request' END, "
             "CASE WHEN i %% 3 = 0 THEN 'P-' || (i %% 40) ELSE 'CR-2024-' || lpad((i %% 20000)::text, 5, '0') END, "
             "CASE WHEN i %% 3 = 0 THEN 'mentions' ELSE 'concerns' END, 'synthetic', 'page 1', i "
             "FROM generate_series(1, %s) i", (docs, links))

@@ -564,3 +564,21 @@ def test_a_product_named_many_times_in_one_document_is_one_neighbour_with_its_fi
     timeline = arc.timeline("WX-100")
     assert sorted(e.title for e in timeline) == ["manual.txt", "note.txt"]
     arc.close()
+
+
+def test_references_found_by_the_workers_at_ingest_equal_those_linking_finds_again(tmp_path):
+    # Ingest finds references in the extraction workers; reindex finds them again from the
+    # catalog's stored text. Both must give the same references and the same lifecycles.
+    arc = Archive.init(tmp_path / "arc", products=SAMPLE / "products.toml")
+    arc.ingest([SAMPLE / "inbox"], ocr=False)
+
+    def snapshot():
+        ids = arc.catalog.indexable_ids()
+        refs = {i: arc.catalog.refs_of(i) for i in ids}
+        crs = [cr["id"] for cr in arc.change_requests()]
+        return refs, {cr: arc.catalog.cr_steps(cr) for cr in crs}, {cr: arc.catalog.cr_products(cr) for cr in crs}
+    refs, steps, affected = snapshot()
+    assert sum(len(r) for r in refs.values()) > 50 and any(steps.values()) and any(affected.values())
+    arc.reindex()
+    assert snapshot() == (refs, steps, affected)
+    arc.close()
