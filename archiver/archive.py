@@ -143,7 +143,7 @@ class Archive(CrossRefs):
             from archiver.ingest import Ingester
             try:
                 results = Ingester(self.catalog, self.store, self.config, self._index_batch, progress,
-                                   self._shared_pool, linking.recognizer_spec(self.catalog, self.config)).run(paths)
+                                   self._shared_pool).run(paths)
             finally:
                 self._stop_indexer()
             self.sync_index()   # whatever the background indexer could not do
@@ -256,7 +256,7 @@ class Archive(CrossRefs):
 
         Returns how many documents were (re-)indexed.
         """
-        if self.catalog.links_due():
+        if self.catalog.unlinked():
             linking.sync_links(self.catalog, self.recognizer())
         pending = self.catalog.unindexed()
         if not pending:
@@ -273,7 +273,7 @@ class Archive(CrossRefs):
         if self.team or (self._indexer is None and len(self.catalog.unindexed()) < self.config["ingest.batch_size"]):
             self.sync_index()
             return
-        if self.catalog.links_due():
+        if self.catalog.unlinked():
             linking.sync_links(self.catalog, self.recognizer())
         if self._indexer is None:
             from archiver.indexing import BackgroundIndexer

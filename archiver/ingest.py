@@ -27,8 +27,7 @@ class Ingester:
     """Take inputs into one archive; one instance per run."""
 
     def __init__(self, catalog: Catalog, store: OriginalStore, config: Config,
-                 on_batch: Callable[[], None], progress: Progress | None = None, pool: WorkerPool | None = None,
-                 link_spec: tuple | None = None):
+                 on_batch: Callable[[], None], progress: Progress | None = None, pool: WorkerPool | None = None):
         self.catalog = catalog
         self.store = store
         self.config = config
@@ -45,9 +44,6 @@ class Ingester:
         self._since_batch = 0
         self._inputs_done = 0
         self._resuming: dict[tuple, tuple[int, str]] = {}
-        # With a recognizer spec, the workers find each document's references too: the
-        # main process, the bottleneck of a large ingest, only stores them.
-        self.link_spec = link_spec
 
     def run(self, paths: Iterable[Path]) -> list[IngestResult]:
         """Ingest every file under ``paths``; return one result per input (attachments included)."""
@@ -97,12 +93,8 @@ class Ingester:
             self._handle(pool.collect())
         key = id(task)
         self._waiting[key] = task
-        if self.link_spec is None:
-            pool.submit(key, stages.extract_original, str(self.store.path_for(task.sha256)),
-                        task.sniffed.mime, self.limits)
-        else:
-            pool.submit(key, stages.extract_and_find, stages.extract_original, str(self.store.path_for(task.sha256)),
-                        task.sniffed.mime, self.limits, self.link_spec, task.filename, task.sniffed.format)
+        pool.submit(key, stages.extract_original, str(self.store.path_for(task.sha256)),
+                    task.sniffed.mime, self.limits)
 
     def _drain(self) -> None:
         while self._pool is not None and self._pool.pending():
@@ -138,13 +130,10 @@ class Ingester:
                 self._resumed(outcome)
                 continue
             task = self._waiting.pop(outcome.key)
-            if not outcome.ok:
-                self._commit(task, None, outcome.reason)
-            elif self.link_spec is None:
+            if outcome.ok:
                 self._commit(task, outcome.value, None)
             else:
-                ex, refs = outcome.value
-                self._commit(task, ex, None, refs)
+                self._commit(task, None, outcome.reason)
 
     def _ensure_pool(self) -> WorkerPool:
         if self._pool is None:
@@ -202,7 +191,7 @@ class Ingester:
             self.catalog.add_version(doc_id, before[0], task.label)
             self.catalog.audit("ingest.new_version", doc_id, task.sha256, path=task.label, previous=before[0])
 
-    def _commit(self, task: Task, ex: Extraction | None, reason: str | None, refs: list | None = None) -> None:
+    def _commit(self, task: Task, ex: Extraction | None, reason: str | None) -> None:
         state = "rejected" if ex is None else ("waiting_ocr" if ex.needs_ocr else "indexed")
         warnings = task.warnings + (ex.warnings if ex else ())
         with self.catalog.transaction():
@@ -220,8 +209,6 @@ class Ingester:
             else:
                 self.catalog.audit("ingest.extracted", doc_id, task.sha256, state=state,
                                    pages=len(ex.pages), needs_ocr=list(ex.needs_ocr), warnings=list(warnings))
-                if refs is not None:
-                    self.catalog.replace_refs(doc_id, refs, lifecycle_done=False)
         self._finish(replace(task, status=state, doc_id=doc_id, reason=reason, warnings=warnings))
         for held in self._in_flight.pop(task.sha256, []):
             self._finish(self._dedupe(held))

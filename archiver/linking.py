@@ -7,8 +7,6 @@ again.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 from archiver import lifecycle
 from archiver.catalog import Catalog
 from archiver.config import Config
@@ -23,32 +21,10 @@ def recognizer_for(catalog: Catalog, config: Config) -> Recognizer:
                       config["refs.document_prefixes"] or DEFAULT_DOC_PREFIXES)
 
 
-def recognizer_spec(catalog: Catalog, config: Config) -> tuple:
-    """Return what a recognizer is made of, as plain data a worker process can build it from."""
-    return (tuple(catalog.products()), tuple(config["refs.change_request_patterns"] or DEFAULT_CR_PATTERNS),
-            tuple(config["refs.document_prefixes"] or DEFAULT_DOC_PREFIXES))
-
-
-@lru_cache(maxsize=4)
-def cached_recognizer(spec: tuple) -> Recognizer:
-    """Return a recognizer for a :func:`recognizer_spec`, built once per process."""
-    products, patterns, prefixes = spec
-    return Recognizer(products, patterns, prefixes)
-
-
 def sync_links(catalog: Catalog, recognizer: Recognizer) -> int:
-    """Find the references of every document not yet linked, and update the lifecycles they touch.
-
-    Documents whose references were found at ingest (by the extraction workers)
-    only need their change requests' lifecycles brought up to date. Returns how
-    many documents were linked.
-    """
+    """Find the references of every document not yet linked; return how many were linked."""
     pending = catalog.unlinked()
     touched: dict[str, set[int]] = {}
-    found = catalog.refs_awaiting_lifecycle()
-    for doc_id, crs in found:
-        for cr in crs:
-            touched.setdefault(cr, set()).add(doc_id)
     for start in range(0, len(pending), 200):
         with catalog.transaction():
             for doc_id in pending[start:start + 200]:
@@ -57,12 +33,11 @@ def sync_links(catalog: Catalog, recognizer: Recognizer) -> int:
                 catalog.replace_refs(doc_id, refs)
                 for cr in before | {r.value for r in refs if r.kind == "change_request"}:
                     touched.setdefault(cr, set()).add(doc_id)
-    if touched or found:
+    if touched:
         with catalog.transaction():
             for cr in sorted(touched):
                 update_lifecycle(catalog, cr, touched[cr])
-            catalog.mark_linked([doc_id for doc_id, _ in found])
-    return len(pending) + len(found)
+    return len(pending)
 
 
 def update_lifecycle(catalog: Catalog, cr: str, changed: set[int]) -> None:

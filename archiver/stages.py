@@ -12,7 +12,7 @@ import stat
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from archiver import extract
 from archiver.catalog import Catalog, iso
@@ -166,18 +166,3 @@ def file_time(task: Task) -> datetime | None:
 def extract_original(path: str, mime: str, limits: Limits) -> Extraction:
     """Extract one stored original (runs in a worker process)."""
     return extract.extract(Path(path), mime, limits)
-
-
-def extract_and_find(extractor: Callable, path: str, mime: str, limits: Limits, spec: tuple, filename: str | None,
-                     fmt: str) -> tuple[Extraction, list]:
-    """Extract one stored original with ``extractor`` and find its references, as linking would (in a worker).
-
-    ``spec`` is :func:`archiver.linking.recognizer_spec`'s; the references are
-    those of the fields the catalog will hold for the document.
-    """
-    from archiver import linking
-    from archiver.refs import Fields
-    ex = extractor(path, mime, limits)
-    fields = Fields(ex.title or "", filename or "", ex.subject or "", ex.keywords or "",
-                    tuple(p.text for p in ex.pages), fmt != "email")
-    return ex, linking.cached_recognizer(spec).find(fields)

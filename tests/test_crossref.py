@@ -566,10 +566,14 @@ def test_a_product_named_many_times_in_one_document_is_one_neighbour_with_its_fi
     arc.close()
 
 
-def test_references_found_by_the_workers_at_ingest_equal_those_linking_finds_again(tmp_path):
-    # Ingest finds references in the extraction workers; reindex finds them again from the
-    # catalog's stored text. Both must give the same references and the same lifecycles.
+def test_lifecycles_kept_up_to_date_batch_by_batch_equal_those_found_again_from_scratch(tmp_path):
+    # Ingest links in batches and updates a change request's lifecycle from the papers of
+    # each batch only; reindex links every document again at once. Both must agree.
     arc = Archive.init(tmp_path / "arc", products=SAMPLE / "products.toml")
+    toml = arc.root / "archive.toml"
+    toml.write_text(toml.read_text().replace("batch_size = 1000", "batch_size = 3"))
+    arc.close()
+    arc = Archive(tmp_path / "arc")
     arc.ingest([SAMPLE / "inbox"], ocr=False)
 
     def snapshot():

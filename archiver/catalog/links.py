@@ -60,43 +60,16 @@ class LinksMixin:
             "SELECT text FROM pages WHERE doc_id=? ORDER BY number", (doc_id,)))
         return Fields(title or "", filename or "", subject or "", keywords or "", pages, fmt != "email")
 
-    def refs_awaiting_lifecycle(self) -> list[tuple[int, list[str]]]:
-        """Return (doc_id, change requests) of documents whose references were stored at ingest
-        (``linked`` = 2) and whose change requests' lifecycles are still to be updated."""
-        rows = self.db.execute(
-            "SELECT d.id, r.value FROM documents d LEFT JOIN refs r ON r.doc_id = d.id AND r.kind = 'change_request' "
-            "WHERE d.linked = 2 ORDER BY d.id").fetchall()
-        found: dict[int, list[str]] = {}
-        for doc_id, cr in rows:
-            found.setdefault(doc_id, [])
-            if cr is not None and cr not in found[doc_id]:
-                found[doc_id].append(cr)
-        return list(found.items())
-
-    def mark_linked(self, doc_ids: list[int]) -> None:
-        """Record that these documents' lifecycles are up to date (``linked`` = 1)."""
-        self.db.executemany("UPDATE documents SET linked=1 WHERE id=? AND linked=2", [(i,) for i in doc_ids])
-
-    def links_due(self) -> bool:
-        """Tell whether any document waits for linking or for its lifecycle update."""
-        return self.db.execute("SELECT 1 FROM documents WHERE linked != 1 AND state != 'rejected' LIMIT 1"
-                               ).fetchone() is not None
-
-    def replace_refs(self, doc_id: int, refs: list[Reference], lifecycle_done: bool = True) -> None:
-        """Store a document's references (replacing older ones) and its own number; needs re-indexing.
-
-        ``lifecycle_done`` False (at ingest) leaves the lifecycles of its change requests for
-        :func:`archiver.linking.sync_links`, which a crash cannot skip: the mark is in the row.
-        """
+    def replace_refs(self, doc_id: int, refs: list[Reference]) -> None:
+        """Store a document's references (replacing older ones) and its own number; needs re-indexing."""
         self.db.execute("DELETE FROM refs WHERE doc_id=?", (doc_id,))
         self.db.executemany(
             "INSERT INTO refs (doc_id, kind, value, role, revision, evidence, location, position, context) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
             [(doc_id, r.kind, r.value, r.role, r.revision, r.evidence, r.where, r.offset, r.context) for r in refs])
         own = next((r for r in refs if r.role == "is"), None)
-        self.db.execute("UPDATE documents SET doc_number=?, revision=?, linked=?, indexed_gen=NULL WHERE id=?",
-                        (own.value if own else None, own.revision if own else None, 1 if lifecycle_done else 2,
-                         doc_id))
+        self.db.execute("UPDATE documents SET doc_number=?, revision=?, linked=1, indexed_gen=NULL WHERE id=?",
+                        (own.value if own else None, own.revision if own else None, doc_id))
 
     def refs_of(self, doc_id: int) -> list[Reference]:
         """Return a document's references in the order they were found."""
