@@ -183,3 +183,26 @@ def test_andnot_drops_every_document_of_its_right_side(archive, inbox):
     assert names(archive, "flange ANDNOT housing") == ["c-flange.txt"]
     assert names(archive, "flange AND NOT housing") == ["c-flange.txt"]
     assert names(archive, "(flange OR housing) ANDNOT alone") == ["b-both.txt"]
+
+
+def test_small_commits_merge_only_segments_of_their_own_size(tmp_path, monkeypatch):
+    from indexes import fulltext
+    from indexes.fulltext import FulltextIndex, IndexRecord
+    monkeypatch.setattr(fulltext, "MERGE_AT", 3)
+    index = FulltextIndex(tmp_path / "ix")
+    index.create()
+
+    def record(i: int) -> IndexRecord:
+        return IndexRecord(doc_id=i, title=f"note {i}", content=f"gearbox note number {i}")
+    with index.writer() as w:
+        for i in range(1, 201):
+            w.add(record(i))
+    for i in range(201, 206):      # five one-document commits, as a watcher makes
+        with index.writer() as w:
+            w.add(record(i))
+    ix = index._open()
+    sizes = sorted(seg.doc_count_all() for seg in ix._segments())
+    ix.close()
+    # The big segment is never rewritten by a small commit; three small ones became one.
+    assert sizes == [1, 4, 200]
+    assert index.search("gearbox")[1] == 205
