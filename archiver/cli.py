@@ -25,6 +25,14 @@ class _Group(click.Group):
         except ArchiverError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
+        except Exception as exc:
+            # A team archive's database server can go away in the middle of a command.
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            click.echo(f"Error: the catalog database failed ({first}); what was committed is kept, "
+                       "run the command again to finish", err=True)
+            ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("Interrupted; the archive is consistent, run the command again to finish.", err=True)
             ctx.exit(130)

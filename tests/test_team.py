@@ -223,3 +223,17 @@ def test_eight_processes_ingesting_overlapping_folders_lose_and_duplicate_nothin
     assert arc.search("housing")[1] == 12 and arc.search("gearbox")[1] == 8
     assert arc.verify().ok
     arc.close()
+
+
+def test_a_database_failure_in_the_middle_of_a_command_is_one_clear_line(tmp_path, db_url, monkeypatch):
+    import psycopg
+    root = tmp_path / "arc"
+    Archive.init(root, catalog=db_url).close()
+
+    def gone(self):
+        raise psycopg.OperationalError("server closed the connection unexpectedly\n\tThis probably means ...")
+    monkeypatch.setattr("archiver.catalog.Catalog.totals", gone)
+    result = Cli(root)("status")
+    assert result.exit_code == 1
+    assert result.output == ("Error: the catalog database failed (server closed the connection unexpectedly); "
+                             "what was committed is kept, run the command again to finish\n")
