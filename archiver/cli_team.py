@@ -53,8 +53,9 @@ def worker(archive: Archive, until_empty: bool, processes: int | None, as_json: 
     elif report.warning:
         click.secho(f"warning: {report.warning}", fg="yellow", err=True)
     else:
-        click.echo(f"worker {report.worker}: read {report.pages} pages, {report.failed_pages} failed, "
-                   f"{report.documents} documents finished")
+        click.echo(f"worker {report.worker}: read {report.pages} page{'s' * (report.pages != 1)}, "
+                   f"{report.failed_pages} failed, {report.documents} document{'s' * (report.documents != 1)} "
+                   "finished")
     if report.warning:
         raise SystemExit(1)
 
