@@ -277,7 +277,8 @@ class Archive(CrossRefs):
             linking.sync_links(self.catalog, self.recognizer())
         if self._indexer is None:
             from archiver.indexing import BackgroundIndexer
-            self._indexer = BackgroundIndexer(self.root / "catalog.sqlite", self.fulltext.path)
+            # Absolute paths: the indexer is forked from the fork server, which has its own working folder.
+            self._indexer = BackgroundIndexer((self.root / "catalog.sqlite").resolve(), self.fulltext.path.resolve())
         fresh = [i for i in self.catalog.unindexed() if i not in self._indexer.in_flight]
         if fresh and not self._indexer.send(fresh):
             # The indexer process died: keep what it finished, index the rest here.
