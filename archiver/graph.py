@@ -23,8 +23,11 @@ def neighbourhood(catalog: Catalog, start: str, depth: int) -> tuple[list[Node],
     """
     seen, frontier, edges = {start}, {start}, {}
     for _ in range(depth):
-        found: list[Edge] = []
-        for node in sorted(frontier):
+        # The documents of a level are read together (a few queries per level, not per
+        # document: on a team archive's server every query is a round trip).
+        docs = sorted(int(n[4:]) for n in frontier if n.startswith("doc:"))
+        found: list[Edge] = _documents_edges(catalog, docs) if docs else []
+        for node in sorted(n for n in frontier if not n.startswith("doc:")):
             found += _edges_at(catalog, node)
         frontier = set()
         for e in found:
@@ -52,23 +55,27 @@ def _edges_at(catalog: Catalog, node: str) -> list[Edge]:
 
 
 def _document_edges(catalog: Catalog, doc_id: int) -> list[Edge]:
-    edges = [_ref_edge(row) for row in catalog.refs_of_docs([doc_id])]
+    return _documents_edges(catalog, [doc_id])
+
+
+def _documents_edges(catalog: Catalog, doc_ids: list[int]) -> list[Edge]:
+    """Return every edge at some documents: references, attachments, versions, revisions, replies."""
+    edges = [_ref_edge(row) for row in catalog.refs_of_docs(doc_ids)]
     edges += [Edge(doc_node(d), doc_node(m), "attachment_of", name, "attachment")
-              for m, d, name in catalog.attachment_links_of([doc_id])]
+              for m, d, name in catalog.attachment_links_of(doc_ids)]
     edges += [Edge(doc_node(new), doc_node(old), "version_of", path, "same path, changed content")
-              for new, old, path in catalog.versions_of([doc_id])]
-    rows = catalog.graph_documents_of([doc_id])
-    if not rows:
-        return edges
-    _, _, _, _, _, _, number, _, message_id, in_reply_to = rows[0]
-    if number:
+              for new, old, path in catalog.versions_of(doc_ids)]
+    rows = catalog.graph_documents_of(doc_ids)
+    for number in sorted({row[6] for row in rows if row[6]}):
         edges += _revision_edges(catalog.graph_documents_of(d for d, _, _ in catalog.revisions_of(number)))
-    if in_reply_to:
-        refs = re.findall(r"<[^>]+>", in_reply_to) or [in_reply_to.strip()]
-        edges += _reply_edges(rows, catalog.messages_by_id(refs))
-    if message_id:
-        replies = catalog.graph_documents_of(catalog.replies_to_message(message_id.strip()))
-        edges += _reply_edges(replies, {message_id.strip(): doc_id})
+    replying = [row for row in rows if row[9]]
+    if replying:
+        refs = {ref for row in replying for ref in (re.findall(r"<[^>]+>", row[9]) or [row[9].strip()])}
+        edges += _reply_edges(replying, catalog.messages_by_id(sorted(refs)))
+    messages = {row[8].strip(): row[0] for row in rows if row[8]}
+    if messages:
+        replies = catalog.graph_documents_of(catalog.replies_to_messages(list(messages)))
+        edges += _reply_edges(replies, messages)
     return edges
 
 

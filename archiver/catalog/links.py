@@ -191,25 +191,37 @@ class LinksMixin:
 
     def replies_to_message(self, message_id: str) -> list[int]:
         """Return the documents whose In-Reply-To names this Message-ID."""
-        return [r[0] for r in self.db.execute(
-            "SELECT id FROM documents WHERE json_extract(metadata, '$.in_reply_to') LIKE ? ESCAPE '\\'",
-            ("%" + message_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",))]
+        return self.replies_to_messages([message_id])
+
+    def replies_to_messages(self, message_ids: list[str]) -> list[int]:
+        """Return the documents whose In-Reply-To names any of these Message-IDs (one pass over the e-mails)."""
+        if len(message_ids) == 1:
+            mid = message_ids[0]
+            return [r[0] for r in self.db.execute(
+                "SELECT id FROM documents WHERE json_extract(metadata, '$.in_reply_to') LIKE ? ESCAPE '\\' "
+                "ORDER BY id", ("%" + mid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",))]
+        rows = self.db.execute("SELECT id, json_extract(metadata, '$.in_reply_to') FROM documents "
+                               "WHERE json_extract(metadata, '$.in_reply_to') IS NOT NULL ORDER BY id")
+        return [doc_id for doc_id, in_reply_to in rows if any(mid in in_reply_to for mid in message_ids)]
 
     def attachment_links_of(self, doc_ids: Iterable[int]) -> list[tuple[int, int, str]]:
         """Return (message_id, doc_id, name) of the attachments that involve these documents either way."""
-        ids = list(doc_ids)
-        marks = ",".join("?" * len(ids))
-        return [tuple(r) for r in self.db.execute(
-            f"SELECT message_id, doc_id, name FROM attachments WHERE message_id IN ({marks}) OR doc_id IN ({marks})",
-            ids + ids)]
+        return self._either_way("SELECT message_id, doc_id, name FROM attachments "
+                                "WHERE message_id IN ({marks}) OR doc_id IN ({marks})", doc_ids)
 
     def versions_of(self, doc_ids: Iterable[int]) -> list[tuple[int, int, str]]:
         """Return (doc_id, previous_id, path) of the version links that involve these documents."""
-        ids = list(doc_ids)
-        marks = ",".join("?" * len(ids))
-        return [tuple(r) for r in self.db.execute(
-            f"SELECT doc_id, previous_id, path FROM versions WHERE doc_id IN ({marks}) OR previous_id IN ({marks})",
-            ids + ids)]
+        return self._either_way("SELECT doc_id, previous_id, path FROM versions "
+                                "WHERE doc_id IN ({marks}) OR previous_id IN ({marks})", doc_ids)
+
+    def _either_way(self, sql: str, doc_ids: Iterable[int]) -> list[tuple]:
+        """Run a query whose two ``{marks}`` take the same ids, 500 at a time; each row once, in order."""
+        ids, rows = list(doc_ids), {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for r in self.db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk + chunk):
+                rows.setdefault(tuple(r), None)
+        return list(rows)
 
     def cr_steps(self, cr: str) -> list[tuple[str, str | None, int, str]]:
         """Return (step, date, doc_id, evidence) of a change request, in date order."""
