@@ -182,7 +182,7 @@ class Archive(CrossRefs):
             return self._ocr(progress)
 
     def _ocr(self, progress: Progress | None) -> OcrReport:
-        from archiver.ocr_queue import OcrQueue, OcrReport
+        from archiver.ocr_queue import OcrQueue
         if self.team:
             # A team archive's pages are jobs: this process works the queue as one more worker,
             # beside any `archiver worker` on other machines, until it is empty.

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from archiver import Archive
 from archiver.cli import main
-from tests.conftest import Cli, write
+from tests.conftest import write
 
 INGEST_KEYS = {"source", "sha256", "doc_id", "status", "reason", "format", "warnings", "parent"}
 SEARCH_KEYS = {"doc_id", "sha256", "title", "source", "format", "date", "score", "snippet"}
