@@ -117,8 +117,14 @@ class Archive(CrossRefs):
         self.catalog.close()
 
     @contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the archive's writer lock (waiting, bounded, for another writer)."""
+    def writing(self, check_settings: bool = True) -> Iterator[None]:
+        """Hold the archive's writer lock (waiting, bounded, for another writer).
+
+        Commands that change the archive need every setting right; export and
+        verify (which only append to the audit chain) ask with ``check_settings`` False.
+        """
+        if check_settings:
+            self.config.check()
         if self.team:
             # Machines sharing the archive folder cannot trust file locks on a network share.
             with self.catalog.writer_lock(self.config["lock.timeout"], self.on_wait):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -145,13 +145,26 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 
 @dataclass(frozen=True)
 class Config:
-    """The settings of one archive, with defaults filled in."""
+    """The settings of one archive, with defaults filled in.
+
+    A wrong value is an error where it is used (and for every writing command,
+    which checks them all first): a mistyped filing rule must not keep anyone
+    from searching the archive.
+    """
 
     root: Path
     values: dict[str, Any]
+    problems: dict[str, str] = field(default_factory=dict)   # setting -> why its value is wrong
 
     def __getitem__(self, name: str) -> Any:
+        if name in self.problems:
+            raise ConfigError(self.problems[name])
         return self.values[name]
+
+    def check(self) -> None:
+        """Raise the first wrong value's ConfigError, if any."""
+        for message in self.problems.values():
+            raise ConfigError(message)
 
     @property
     def workers(self) -> int:
@@ -204,12 +217,17 @@ def load(root: Path) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     values = {s.name: s.default for s in SETTINGS}
+    problems = {}
     for name, value in _flatten(table).items():
         if name not in _BY_NAME:
             raise ConfigError(f"archive.toml: unknown setting {name!r}")
-        _check(name, value)
+        try:
+            _check(name, value)
+        except ConfigError as exc:
+            problems[name] = str(exc)
+            continue
         values[name] = value
-    return Config(root=root, values=values)
+    return Config(root=root, values=values, problems=problems)
 
 
 def _toml_value(value: Any) -> str:
@@ -280,4 +298,4 @@ def set_catalog_url(root: Path, url: str) -> None:
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    load(root)  # still valid
+    load(root).check()  # still valid

@@ -339,7 +339,7 @@ def verify_archive(archive) -> Report:
     Holds the writer lock, so that a file being ingested is never taken for an orphan.
     """
     report = Report()
-    with archive.writing():
+    with archive.writing(check_settings=False):
         docs = archive.catalog.stored_hashes()
         _check_originals(archive, docs, report)
         _check_orphans(archive, {sha for _, sha, _ in docs}, report)

@@ -6,6 +6,7 @@ import json
 import ntpath
 import os
 import posixpath
+import re
 import shutil
 import stat
 from dataclasses import replace
@@ -296,7 +297,12 @@ def test_each_product_and_each_cr_file_one_entry_per_value():
 
 
 def write_settings(root: Path, text: str) -> None:
-    (root / "archive.toml").write_text(text, encoding="utf-8")
+    """Replace archive.toml with ``text``, keeping a team archive's catalog URL."""
+    path = root / "archive.toml"
+    url = re.search(r'(?m)^url = "(postgres[^"]*)"', path.read_text(encoding="utf-8")) if path.exists() else None
+    if url:
+        text = f'[catalog]\nurl = "{url.group(1)}"\n\n' + text
+    path.write_text(text, encoding="utf-8")
 
 
 KNOWN = ("name, path, each_product, each_cr, format, product, cr, doc_number, author, sender, filename, after, "
@@ -333,9 +339,27 @@ KNOWN = ("name, path, each_product, each_cr, format, product, cr, doc_number, au
 ])
 def test_rules_are_checked_when_the_settings_are_read(tmp_path, toml, message):
     write_settings(tmp_path, toml)
+    loaded = config_module.load(tmp_path)
+    name = message.split(": ")[1].split(" ")[0]          # "archive.toml: filing.rules: ..." -> filing.rules
     with pytest.raises(ConfigError) as info:
-        config_module.load(tmp_path)
+        loaded[name]
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
+    with pytest.raises(ConfigError) as checked:
+        loaded.check()
+    assert str(checked.value) == str(info.value)
+
+
+def test_a_wrong_filing_rule_stops_writing_commands_but_not_search(root):
+    write_settings(root, '[[filing.rules]]\nname = "x"\npath = "{title}"\ntext = "["\n')
+    cli = Cli(root)
+    error = ("Error: archive.toml: filing.rules: rule 1 (x): text: '[' is not a regular expression: "
+             "unterminated character set at position 0\n")
+    for command in (["ingest", str(root)], ["reindex"], ["ocr"]):
+        result = cli(*command)
+        assert (result.exit_code, result.output) == (1, error), command
+    for command in (["search", "anything"], ["status"], ["verify"], ["export", "1", "--out", str(root.parent / "b")]):
+        result = cli(*command)
+        assert result.exit_code == 0, (command, result.output)
 
 
 def test_toml_dates_and_inline_rules_are_accepted(tmp_path):
@@ -396,9 +420,6 @@ def toml_value(value) -> str:
 def configure(root: Path, rules=(), **filing) -> Archive:
     """Write archive.toml with these filing settings and rules, and open the archive again."""
     lines = ["[ingest]", "workers = 2", "", "[filing]"] + [f"{k} = {toml_value(v)}" for k, v in filing.items()]
-    url = config_module.load(root)["catalog.url"]      # a team archive keeps its catalog
-    if url:
-        lines += ["", "[catalog]", f"url = {toml_value(url)}"]
     for rule in rules:
         lines += ["", "[[filing.rules]]"] + [f"{k} = {toml_value(v)}" for k, v in rule.items()]
     write_settings(root, "\n".join(lines) + "\n")

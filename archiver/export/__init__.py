@@ -66,7 +66,7 @@ def export(archive, request: Request, out: Path | None = None, *, as_zip: bool =
         return _result(selection, _number(archive, selection), None, False, True, None, None, None)
     out, as_zip = _target(out, as_zip)
     at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
-    with archive.writing():
+    with archive.writing(check_settings=False):
         clean_partials(out)
         selection = select(archive, request)
         items = _number(archive, selection)
