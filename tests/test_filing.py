@@ -296,6 +296,16 @@ def test_each_product_and_each_cr_file_one_entry_per_value():
     assert both.paths(BARE) == ["_No product/_No change request"]
 
 
+def test_each_cr_and_each_product_keep_to_the_rule_s_own_condition():
+    [orders, _] = rules({"name": "o", "path": "{cr}/{title}", "cr": "ECO-*", "each_cr": True})
+    assert orders.paths(FULL) == ["ECO-1123/Housing drawing"]
+    [widget, _] = rules({"name": "w", "path": "{product}/{title}", "product": "Widget X", "each_product": True})
+    assert widget.paths(FULL) == ["WX-100/Housing drawing"]
+    [both, _] = rules({"name": "b", "path": "{product}/{cr}", "product": "WX-2*", "cr": "CR-*",
+                       "each_product": True, "each_cr": True})
+    assert both.paths(FULL) == ["WX-200/CR-2024-0142"]
+
+
 def write_settings(root: Path, text: str) -> None:
     """Replace archive.toml with ``text``, keeping a team archive's catalog URL."""
     path = root / "archive.toml"

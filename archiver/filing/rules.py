@@ -85,10 +85,20 @@ class Rule:
         checked = [c.check(meta, text_of) for c in self.conditions]
         return all(ok for ok, _ in checked), [why for _, why in checked]
 
+    def _wanted(self, key: str, *names: str) -> bool:
+        """Tell whether a product (code, name) or change request meets the rule's own condition on it.
+
+        A rule ``cr = "CR-2024-*"`` with ``each_cr`` files a paper under the 2024
+        change requests it names, not under every change request it names.
+        """
+        condition = next((c for c in self.conditions if c.key == key), None)
+        return condition is None or any(_glob(n, v, key) for n in names if n for v in condition.values)
+
     def paths(self, meta: DocMeta) -> list[str]:
         """Return the paths this rule files a document to: one, or one per product and/or change request."""
-        products = [(p, n) for p, n in zip(meta.products, _padded(meta))] if self.each_product else [None]
-        crs = list(meta.crs) if self.each_cr else [None]
+        products = ([(p, n) for p, n in zip(meta.products, _padded(meta)) if self._wanted("product", p, n)]
+                    if self.each_product else [None])
+        crs = [c for c in meta.crs if self._wanted("cr", c)] if self.each_cr else [None]
         found: list[str] = []
         for product in products or [None]:
             for cr in crs or [None]:
