@@ -41,8 +41,6 @@ def neighbourhood(catalog: Catalog, start: str, depth: int) -> tuple[list[Node],
 
 def _edges_at(catalog: Catalog, node: str) -> list[Edge]:
     kind, _, value = node.partition(":")
-    if kind == "doc":
-        return _document_edges(catalog, int(value))
     catalog_kind = {"product": "product", "cr": "change_request", "docnum": "doc_number"}[kind]
     edges = [_ref_edge(row) for row in catalog.refs_to(catalog_kind, value)]
     if kind == "cr":
@@ -52,10 +50,6 @@ def _edges_at(catalog: Catalog, node: str) -> list[Edge]:
     else:
         edges += _revision_edges(catalog.graph_documents_of(d for d, _, _ in catalog.revisions_of(value)))
     return edges
-
-
-def _document_edges(catalog: Catalog, doc_id: int) -> list[Edge]:
-    return _documents_edges(catalog, [doc_id])
 
 
 def _documents_edges(catalog: Catalog, doc_ids: list[int]) -> list[Edge]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from archiver import ocr
-from archiver.catalog.jobs import MAX_ATTEMPTS
 from archiver.ocr_queue import check_engine
 from archiver.workers import Outcome, WorkerPool
 
@@ -70,14 +69,13 @@ class JobRunner:
             report.warning = problem
             return report
         with WorkerPool(self.processes, self.config["ocr.timeout"], self.config["ingest.memory_limit_mb"]) as pool:
-            held: dict[int, tuple] = {}
             while not should_stop():
-                self.catalog.queue_ocr_pages()
-                self._give_up_exhausted(report)
                 if pool.has_room():
+                    # Pages stored without OCR become jobs; jobs that killed workers three times end.
+                    self.catalog.queue_ocr_pages()
+                    self._give_up_exhausted(report)
                     for job in self.catalog.claim_jobs(self.name, self.lease, self.processes - pool.pending()):
-                        held[job[0]] = job
-                        job_id, _, doc_id, page, sha, mime = job
+                        _, _, _, page, sha, mime = job
                         pool.submit(job, ocr.ocr_page, str(self.archive.store.path_for(sha)), mime, page,
                                     self.languages, self.config["ingest.max_image_pixels"])
                 if not pool.pending():
@@ -88,7 +86,6 @@ class JobRunner:
                     time.sleep(idle_sleep)
                     continue
                 for outcome in pool.collect():
-                    held.pop(outcome.key[0], None)
                     self._record(outcome, report)
         return report
 
@@ -125,5 +122,3 @@ class JobRunner:
             report.documents += 1
             self.archive.index_after_jobs()
 
-
-__all__ = ["JobRunner", "WorkerReport", "MAX_ATTEMPTS", "worker_name"]

@@ -125,7 +125,8 @@ def synthetic_graph(server: str, work: Path, links: int) -> dict:
     filled = time.perf_counter() - start
     from archiver import Archive
     arc = Archive(root)
-    ids = ["P-1", "P-7", "CR-2024-00001", "CR-2024-01234", "CR-2024-19999", "1", "500", str(docs // 2), str(docs)]
+    ids = ["P-1", "P-7", *(f"CR-2024-{k:05d}" for k in _named_crs(min(20_000, links))),
+           "1", "500", str(docs // 2), str(docs)]
     times, sizes = [], {}
     try:
         for _ in range(2):
@@ -138,6 +139,19 @@ def synthetic_graph(server: str, work: Path, links: int) -> dict:
         arc.close()
     return {"links": links, "documents": docs, "fill_s": round(filled, 1), "related": summary(times),
             "neighbours": sizes}
+
+
+def _named_crs(count: int) -> list[int]:
+    """Return the first, a middle and the last change request number the synthetic references use.
+
+    Reference i names change request i mod 20,000 unless i is a multiple of 3 (a product).
+    """
+    picks = []
+    for k in (1, count // 2, count - 1):
+        while k % 3 == 0:
+            k -= 1
+        picks.append(k)
+    return picks
 
 
 def main(argv: list[str] | None = None) -> int:

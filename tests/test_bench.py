@@ -88,3 +88,29 @@ def test_fifty_queries_of_every_kind():
     qs = queries.queries(1000)
     assert len(qs) == 50 and {q.kind for q in qs} == set(queries.KINDS)
     assert len(queries.graph_ids(1000, list(range(1, 100)))) == 20
+
+
+def test_the_team_benchmark_runs_at_a_tiny_size(tmp_path):
+    from tests import pg
+    server = pg.server_url()
+    if server is None:
+        pytest.skip("no PostgreSQL test server")
+    out = tmp_path / "team.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.team", "--n", "6", "--scans", "2", "--links", "3000", "--server", server,
+         "--workdir", str(tmp_path / "w"), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert r["ingest"]["statuses"] == {"indexed": r["ingest"]["documents"]} and r["ingest"]["documents"] >= 6
+    assert r["search"]["n"] == 50 and r["search"]["errors"] == 0 and r["search"]["indexed_pages"] > 0
+    assert [r["ocr"][k]["workers"] for k in ("1", "2")] == [1, 2]
+    assert all(r["ocr"][k]["pages"] == 2 for k in ("1", "2")) or engine_missing()
+    assert r["graph"]["links"] == 3000 and r["graph"]["related"]["n"] == 9
+    assert r["graph"]["neighbours"]["P-1"] > 0
+    assert "related on 3,000 references" in done.stdout
+
+
+def engine_missing() -> bool:
+    from archiver.ocr import engine_version
+    return engine_version() is None

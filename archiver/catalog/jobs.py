@@ -55,13 +55,6 @@ class JobsMixin:
         """Return how many jobs are queued or running (on any worker, lease current or not)."""
         return self.db.execute("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')").fetchone()[0]
 
-    def renew_lease(self, job_ids: list[int], worker: str, lease: float) -> None:
-        """Extend the lease of jobs this worker still holds."""
-        if job_ids:
-            marks = ",".join("?" * len(job_ids))
-            self.db.execute(f"UPDATE jobs SET lease_until = ? WHERE worker = ? AND state = 'running' "
-                            f"AND id IN ({marks})", (_at(lease), worker, *job_ids))
-
     def finish_job(self, job_id: int, worker: str, error: str | None = None) -> bool:
         """Mark a job done (or failed, with why); return False when the worker had lost it."""
         cur = self.db.execute(

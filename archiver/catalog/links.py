@@ -189,17 +189,8 @@ class LinksMixin:
                 found[mid] = row[0]
         return found
 
-    def replies_to_message(self, message_id: str) -> list[int]:
-        """Return the documents whose In-Reply-To names this Message-ID."""
-        return self.replies_to_messages([message_id])
-
     def replies_to_messages(self, message_ids: list[str]) -> list[int]:
         """Return the documents whose In-Reply-To names any of these Message-IDs (one pass over the e-mails)."""
-        if len(message_ids) == 1:
-            mid = message_ids[0]
-            return [r[0] for r in self.db.execute(
-                "SELECT id FROM documents WHERE json_extract(metadata, '$.in_reply_to') LIKE ? ESCAPE '\\' "
-                "ORDER BY id", ("%" + mid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",))]
         rows = self.db.execute("SELECT id, json_extract(metadata, '$.in_reply_to') FROM documents "
                                "WHERE json_extract(metadata, '$.in_reply_to') IS NOT NULL ORDER BY id")
         return [doc_id for doc_id, in_reply_to in rows if any(mid in in_reply_to for mid in message_ids)]

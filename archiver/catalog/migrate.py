@@ -23,10 +23,6 @@ def columns(catalog: Catalog, table: str) -> list[str]:
     return [r[1] for r in catalog.db.execute(f"PRAGMA table_info({table})")]
 
 
-def _order_key(catalog: Catalog, table: str) -> str:
-    return "id" if "id" in columns(catalog, table) else "rowid"
-
-
 def copy(src: Catalog, dst: Catalog, progress: Callable[[str, int], None] = lambda table, rows: None) -> None:
     """Copy every row of an SQLite catalog into an empty PostgreSQL one, in one transaction."""
     if src.migrations() != dst.migrations():
@@ -37,7 +33,7 @@ def copy(src: Catalog, dst: Catalog, progress: Callable[[str, int], None] = lamb
         dst.db.execute("DELETE FROM migrations")
         for table in TABLES:
             cols = columns(src, table)
-            key = _order_key(src, table)
+            key = "id" if "id" in cols else "rowid"
             names = cols if key == "id" else cols + ["rowid"]
             select = f"SELECT {', '.join(cols)}{', rowid' if key == 'rowid' else ''} FROM {table} ORDER BY {key}"
             insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
