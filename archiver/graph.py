@@ -18,24 +18,23 @@ _PREFIX = {"product": "product", "change_request": "cr", "doc_number": "docnum"}
 def neighbourhood(catalog: Catalog, start: str, depth: int) -> tuple[list[Node], list[Edge]]:
     """Return the nodes and edges within ``depth`` links of a node, read from the catalog.
 
-    Only this bounded part of the graph is read, so that `related` and `timeline`
-    cost what the neighbourhood holds, not what the archive holds.
+    One recursive query over the links table finds the nodes and their distances;
+    the edges (with their evidence) are then read for the nodes nearer than
+    ``depth`` only. Only this bounded part of the graph is read, so that `related`
+    and `timeline` cost what the neighbourhood holds, not what the archive holds.
     """
-    seen, frontier, edges = {start}, {start}, {}
-    for _ in range(depth):
-        # The documents of a level are read together (a few queries per level, not per
-        # document: on a team archive's server every query is a round trip).
-        docs = sorted(int(n[4:]) for n in frontier if n.startswith("doc:"))
-        found: list[Edge] = _documents_edges(catalog, docs) if docs else []
-        for node in sorted(n for n in frontier if not n.startswith("doc:")):
+    reached = catalog.within(start, depth)
+    reached.setdefault(start, 0)
+    inner = sorted(node for node, d in reached.items() if d < depth)
+    docs = [int(n[4:]) for n in inner if n.startswith("doc:")]
+    found: list[Edge] = _documents_edges(catalog, docs) if docs else []
+    for node in inner:
+        if not node.startswith("doc:"):
             found += _edges_at(catalog, node)
-        frontier = set()
-        for e in found:
-            edges.setdefault((e.source, e.target, e.relation, e.evidence, e.where), e)
-            for end in (e.source, e.target):
-                if end not in seen:
-                    seen.add(end)
-                    frontier.add(end)
+    edges, seen = {}, set(reached)
+    for e in found:
+        edges.setdefault((e.source, e.target, e.relation, e.evidence, e.where), e)
+        seen.update((e.source, e.target))
     return _nodes(catalog, seen), list(edges.values())
 
 

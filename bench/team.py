@@ -30,6 +30,7 @@ from bench.report import echo
 from bench.stats import summary
 
 REPO = Path(__file__).resolve().parent.parent
+NODE = "(CASE kind WHEN 'product' THEN 'product:' ELSE 'cr:' END) || value"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,6 +120,10 @@ def synthetic_graph(server: str, work: Path, links: int) -> dict:
             "CASE WHEN i %% 3 = 0 THEN 'P-' || (i %% 40) ELSE 'CR-2024-' || lpad((i %% 20000)::text, 5, '0') END, "
             "CASE WHEN i %% 3 = 0 THEN 'mentions' ELSE 'concerns' END, 'synthetic', 'page 1', i "
             "FROM generate_series(1, %s) i", (docs, links))
+        # The links table that the neighbourhood query walks, as the catalog keeps it for references.
+        for pair in ("'doc:' || doc_id, {node}", "{node}, 'doc:' || doc_id"):
+            conn.execute(f"INSERT INTO links (node, other, step, origin) SELECT DISTINCT {pair}, 1, 'refs:' || doc_id "
+                         "FROM refs".format(node=NODE))
         conn.execute("INSERT INTO products (code, name, aliases, updated_at) SELECT 'P-' || i, 'Product ' || i, "
                      "'[]', '2026-01-01T00:00:00+00:00' FROM generate_series(0, 39) i")
         conn.execute("ANALYZE")

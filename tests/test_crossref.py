@@ -586,3 +586,35 @@ def test_lifecycles_kept_up_to_date_batch_by_batch_equal_those_found_again_from_
     arc.reindex()
     assert snapshot() == (refs, steps, affected)
     arc.close()
+
+
+def test_the_neighbourhood_read_from_the_links_table_is_that_of_the_whole_graph(fresh_papers):
+    # related, path and timeline read only a neighbourhood, found by one recursive query
+    # over the links table; it must hold what the whole graph holds around every node,
+    # and an archive made before the links table existed must get the same one.
+    from archiver import graph as graph_records
+    from archiver.catalog import Catalog
+    from indexes.xref import XrefGraph
+
+    def around(catalog: Catalog) -> dict:
+        whole = XrefGraph.build(*graph_records.records(catalog))
+        found = {}
+        for node in sorted(whole._g.nodes):
+            for depth in (1, 2, 3):
+                part = XrefGraph.build(*graph_records.neighbourhood(catalog, node, depth))
+                expected = {(n.id, n.distance) for n in whole.neighbours(node, depth)}
+                assert {(n.id, n.distance) for n in part.neighbours(node, depth)} == expected, (node, depth)
+                found[node, depth] = sorted(catalog.within(node, depth).items())
+        return found
+
+    arc = fresh_papers.archive
+    kinds = {n.split(":")[0] for n in XrefGraph.build(*graph_records.records(arc.catalog))._g.nodes}
+    assert kinds == {"doc", "product", "cr", "docnum"}
+    relations = {e.relation for e in graph_records.records(arc.catalog)[1]}
+    assert {"attachment_of", "replies_to", "supersedes", "affects"} <= relations
+    before = around(arc.catalog)
+    with arc.catalog.transaction():
+        arc.catalog.db.execute("DROP TABLE links")
+        arc.catalog.db.execute("DELETE FROM migrations WHERE name = '0009_links'")
+    arc.catalog._migrate()
+    assert around(arc.catalog) == before

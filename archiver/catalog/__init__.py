@@ -18,7 +18,7 @@ from archiver.catalog import backend
 from archiver.catalog.export import ExportMixin
 from archiver.catalog.filing import FilingMixin
 from archiver.catalog.jobs import JobsMixin
-from archiver.catalog.links import LinksMixin
+from archiver.catalog.links import LinksMixin, mail_links
 from archiver.catalog.schema import MIGRATIONS
 from archiver.errors import CatalogDamaged, CatalogUnavailable, LockTimeout
 from archiver.records import Document, Extraction, Reject, Sniffed, Source
@@ -81,9 +81,12 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin, JobsMixin):
             if name in done:
                 continue
             with self.transaction():
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                if callable(sql):       # a migration that needs Python, not only SQL
+                    sql(self)
+                else:
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
                 self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
 
     def migrations(self) -> list[str]:
@@ -148,6 +151,9 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin, JobsMixin):
         self.db.executemany(
             "INSERT INTO pages VALUES (?,?,?,?,?,?,?)",
             [(doc_id, p.number, p.text, p.source, p.confidence, p.engine, p.languages) for p in ex.pages])
+        mail = mail_links(doc_id, ex.metadata.get("message_id"), ex.metadata.get("in_reply_to"))
+        if mail:
+            self.replace_links(f"mail:{doc_id}", mail)
         return doc_id
 
     def record_source(self, doc_id: int, path: str, size: int, mtime_ns: int) -> None:
@@ -169,6 +175,8 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin, JobsMixin):
                               (message_id, position, doc_id, name))
         if cur.rowcount:
             self.part_done(message_id)
+            self.replace_links(f"att:{message_id}:{position}",
+                               [(f"doc:{doc_id}", f"doc:{message_id}", 1), (f"doc:{message_id}", f"doc:{doc_id}", 1)])
 
     def expect_parts(self, message_id: int, count: int) -> None:
         """Record that a message's attachments are still to be taken in (a crash may interrupt that)."""
@@ -189,7 +197,10 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin, JobsMixin):
 
     def add_version(self, doc_id: int, previous_id: int, path: str) -> None:
         """Record that the content at ``path`` changed: ``doc_id`` is a new version of ``previous_id``."""
-        self.db.execute("INSERT OR IGNORE INTO versions VALUES (?,?,?,?)", (doc_id, previous_id, path, now()))
+        cur = self.db.execute("INSERT OR IGNORE INTO versions VALUES (?,?,?,?)", (doc_id, previous_id, path, now()))
+        if cur.rowcount:
+            self.replace_links(f"ver:{doc_id}:{previous_id}",
+                               [(f"doc:{doc_id}", f"doc:{previous_id}", 1), (f"doc:{previous_id}", f"doc:{doc_id}", 1)])
 
     def versions(self) -> list[tuple[int, int, str]]:
         """Return (doc_id, previous_id, path) of every recorded new version."""

@@ -2,9 +2,47 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterable, Iterator
 
 from archiver.refs import Fields, Product, Reference
+
+# How a reference's kind is named in a graph node id ("product:P-1", "cr:CR-7", "docnum:SPEC-9").
+NODE_PREFIX = {"product": "product", "change_request": "cr", "doc_number": "docnum"}
+
+
+def ref_links(doc_id: int, refs: list[Reference]) -> list[tuple[str, str, int]]:
+    """Return the links table rows (node, other, step) of a document's references, both ways.
+
+    A document's own number with a revision also joins it to ``rev:NUMBER``: the
+    step into that node is 0 and out of it 1, so all revisions of a number are one
+    link apart (as their ``supersedes`` edges make them) without a row per pair.
+    """
+    me, rows = f"doc:{doc_id}", []
+    for kind, value in dict.fromkeys((r.kind, r.value) for r in refs):
+        other = f"{NODE_PREFIX[kind]}:{value}"
+        rows += [(me, other, 1), (other, me, 1)]
+    own = next((r for r in refs if r.role == "is"), None)
+    if own and own.revision:
+        rows += [(me, f"rev:{own.value}", 0), (f"rev:{own.value}", me, 1)]
+    return rows
+
+
+def mail_links(doc_id: int, message_id: str | None, in_reply_to: str | None) -> list[tuple[str, str, int]]:
+    """Return the links table rows that join an e-mail to the messages it answers and the answers to it.
+
+    ``msg:ID`` leads to the message with that Message-ID and ``reply:ID`` to the
+    messages answering it; both are entered at step 0, so a reply and its message
+    are one link apart, and two answers to one message are not linked to each other.
+    """
+    me, rows = f"doc:{doc_id}", []
+    if message_id and message_id.strip():
+        mid = message_id.strip()
+        rows += [(f"msg:{mid}", me, 1), (me, f"reply:{mid}", 0)]
+    for ref in dict.fromkeys(re.findall(r"<[^>]+>", in_reply_to or "") or [(in_reply_to or "").strip()]):
+        if ref:
+            rows += [(me, f"msg:{ref}", 0), (f"reply:{ref}", me, 1)]
+    return rows
 
 
 class LinksMixin:
@@ -70,6 +108,29 @@ class LinksMixin:
         own = next((r for r in refs if r.role == "is"), None)
         self.db.execute("UPDATE documents SET doc_number=?, revision=?, linked=1, indexed_gen=NULL WHERE id=?",
                         (own.value if own else None, own.revision if own else None, doc_id))
+        self.replace_links(f"refs:{doc_id}", ref_links(doc_id, refs))
+
+    def replace_links(self, origin: str, rows: list[tuple[str, str, int]]) -> None:
+        """Store the links table rows (node, other, step) one fact gives, replacing what it gave before."""
+        self.db.execute("DELETE FROM links WHERE origin=?", (origin,))
+        self.db.executemany("INSERT INTO links (node, other, step, origin) VALUES (?,?,?,?)",
+                            [(*row, origin) for row in rows])
+
+    def within(self, start: str, depth: int) -> dict[str, int]:
+        """Return the graph nodes within ``depth`` links of a node, each with its distance, in one query.
+
+        A recursive query over the links table: only this bounded neighbourhood is
+        read, never the whole graph. The helper nodes that the links table uses to
+        join revisions and e-mails (``rev:``, ``msg:``, ``reply:``) are left out.
+        """
+        rows = self.db.execute(
+            """WITH RECURSIVE reach(node, depth) AS (
+                   SELECT CAST(? AS TEXT), CAST(0 AS BIGINT)
+                   UNION
+                   SELECT l.other, r.depth + l.step FROM reach r JOIN links l ON l.node = r.node
+                   WHERE r.depth < ?)
+               SELECT node, MIN(depth) FROM reach GROUP BY node""", (start, depth))
+        return {node: d for node, d in rows if not node.startswith(("rev:", "msg:", "reply:"))}
 
     def refs_of(self, doc_id: int) -> list[Reference]:
         """Return a document's references in the order they were found."""
@@ -125,8 +186,11 @@ class LinksMixin:
 
     def replace_cr_products(self, cr: str, rows: Iterable[tuple[str, int, str]]) -> None:
         """Store the products (product, doc_id, evidence) a change request affects."""
+        rows = list(rows)
         self.db.execute("DELETE FROM cr_products WHERE cr=?", (cr,))
         self.db.executemany("INSERT OR IGNORE INTO cr_products VALUES (?,?,?,?)", [(cr, *r) for r in rows])
+        products = dict.fromkeys(f"product:{product}" for product, _, _ in rows)
+        self.replace_links(f"crp:{cr}", [link for p in products for link in ((f"cr:{cr}", p, 1), (p, f"cr:{cr}", 1))])
 
     def cr_products(self, cr: str) -> list[tuple[str, int, str]]:
         """Return (product, doc_id, evidence) of the products a change request affects."""

@@ -14,7 +14,7 @@ from archiver.errors import ArchiverError
 
 # Parents before children (foreign keys), the migrations table last.
 TABLES = ("documents", "pages", "sources", "attachments", "rejects", "audit", "state", "products", "refs",
-          "cr_steps", "versions", "filed", "cr_products", "jobs", "migrations")
+          "cr_steps", "versions", "filed", "cr_products", "jobs", "links", "migrations")
 BATCH = 2_000
 
 

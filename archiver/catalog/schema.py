@@ -1,7 +1,10 @@
 """List the catalog's schema changes as ordered, named migrations."""
 from __future__ import annotations
 
-MIGRATIONS: tuple[tuple[str, str], ...] = (
+from typing import Callable
+
+# A migration is SQL statements, or a function of the catalog when it needs Python too.
+MIGRATIONS: tuple[tuple[str, str | Callable], ...] = (
     ("0001_documents_sources_audit", """
 CREATE TABLE documents (
     id          INTEGER PRIMARY KEY,
@@ -219,4 +222,53 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_open ON jobs(state, id) WHERE state IN ('queued', 'running');
 """),
+)
+
+
+def _links_table(catalog) -> None:
+    """Create the links table the neighbourhood query walks, and fill it from what the catalog holds."""
+    node = "(CASE kind WHEN 'product' THEN 'product:' WHEN 'change_request' THEN 'cr:' ELSE 'docnum:' END) || value"
+    for sql in (
+        """CREATE TABLE links (
+               node    TEXT NOT NULL,
+               other   TEXT NOT NULL,
+               step    INTEGER NOT NULL,
+               origin  TEXT NOT NULL)""",
+        "CREATE INDEX links_node ON links(node, other, step)",
+        "CREATE INDEX links_origin ON links(origin)",
+        f"""INSERT INTO links (node, other, step, origin)
+            SELECT DISTINCT 'doc:' || doc_id, {node}, 1, 'refs:' || doc_id FROM refs""",
+        f"""INSERT INTO links (node, other, step, origin)
+            SELECT DISTINCT {node}, 'doc:' || doc_id, 1, 'refs:' || doc_id FROM refs""",
+        """INSERT INTO links (node, other, step, origin)
+           SELECT 'doc:' || id, 'rev:' || doc_number, 0, 'refs:' || id FROM documents
+           WHERE doc_number IS NOT NULL AND revision IS NOT NULL""",
+        """INSERT INTO links (node, other, step, origin)
+           SELECT 'rev:' || doc_number, 'doc:' || id, 1, 'refs:' || id FROM documents
+           WHERE doc_number IS NOT NULL AND revision IS NOT NULL""",
+        """INSERT INTO links (node, other, step, origin)
+           SELECT DISTINCT 'cr:' || cr, 'product:' || product, 1, 'crp:' || cr FROM cr_products""",
+        """INSERT INTO links (node, other, step, origin)
+           SELECT DISTINCT 'product:' || product, 'cr:' || cr, 1, 'crp:' || cr FROM cr_products""",
+        """INSERT INTO links (node, other, step, origin)
+           SELECT 'doc:' || doc_id, 'doc:' || message_id, 1, 'att:' || message_id || ':' || position FROM attachments""",
+        """INSERT INTO links (node, other, step, origin)
+           SELECT 'doc:' || message_id, 'doc:' || doc_id, 1, 'att:' || message_id || ':' || position FROM attachments""",
+        """INSERT INTO links (node, other, step, origin)
+           SELECT 'doc:' || doc_id, 'doc:' || previous_id, 1, 'ver:' || doc_id || ':' || previous_id FROM versions""",
+        """INSERT INTO links (node, other, step, origin)
+           SELECT 'doc:' || previous_id, 'doc:' || doc_id, 1, 'ver:' || doc_id || ':' || previous_id FROM versions""",
+    ):
+        catalog.db.execute(sql)
+    from archiver.catalog.links import mail_links
+    rows = catalog.db.execute(
+        "SELECT id, json_extract(metadata, '$.message_id'), json_extract(metadata, '$.in_reply_to') FROM documents "
+        "WHERE json_extract(metadata, '$.message_id') IS NOT NULL "
+        "OR json_extract(metadata, '$.in_reply_to') IS NOT NULL ORDER BY id").fetchall()
+    for doc_id, message_id, in_reply_to in rows:
+        catalog.replace_links(f"mail:{doc_id}", mail_links(doc_id, message_id, in_reply_to))
+
+
+MIGRATIONS += (
+    ("0009_links", _links_table),
 )
