@@ -61,6 +61,7 @@ class Status:
     catalog: str = "sqlite"                       # "sqlite", or the team archive's PostgreSQL URL (no password)
     jobs: dict | None = None                      # queued, running, stalled, done, failed
     workers: tuple[tuple[str, int], ...] = ()     # (worker, running jobs) holding a current lease
+    jobs_by_kind: dict | None = None              # {"extract": {...}, "ocr": {...}}: the same counts by kind
 
 
 class Archive(CrossRefs):
@@ -136,12 +137,16 @@ class Archive(CrossRefs):
     # -- ingest and index ---------------------------------------------------
 
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None, ocr: bool | None = None,
-               ocr_progress: Progress | None = None) -> IngestReport:
+               ocr_progress: Progress | None = None, queue_only: bool = False) -> IngestReport:
         """Take files and folders in, then read their scans (unless ``ocr`` is False).
 
         Electronic files are committed and indexed before OCR starts, so they
-        are searchable while scans are still being read.
+        are searchable while scans are still being read. In a team archive the
+        files are stored and queued under the writer lock, then read by this
+        process as one more worker (beside any `archiver worker`), without it;
+        ``queue_only`` leaves them all to the workers.
         """
+        want_ocr = self.config["ocr.enabled"] if ocr is None else ocr
         with self.writing():
             self.store.clean_tmp()
             self._ensure_index()
@@ -149,20 +154,26 @@ class Archive(CrossRefs):
             from archiver.ingest import Ingester
             try:
                 results = Ingester(self.catalog, self.store, self.config, self._index_batch, progress,
-                                   self._shared_pool).run(paths)
+                                   self._shared_pool, queue=self.team).run(paths)
             finally:
                 self._stop_indexer()
             self.sync_index()   # whatever the background indexer could not do
             report = None
-            if self.config["ocr.enabled"] if ocr is None else ocr:
+            if want_ocr and not self.team:
                 report = self._ocr(ocr_progress)
                 results = self._refresh(results)
-            if self.config["filing.enabled"]:
-                # Unchanged inputs and new paths of known content change nothing in the tree.
-                new = {r.doc_id for r in results if r.doc_id is not None and r.status not in ("unchanged", "duplicate")}
-                if new:
+        if self.team and not queue_only:
+            report, taken_in = self._work_queue(ocr_progress, ocr=want_ocr)
+            results = self._refresh(self._with_attachments(results, taken_in))
+            if not want_ocr:
+                report = None
+        if self.config["filing.enabled"]:
+            # Unchanged inputs and new paths of known content change nothing in the tree.
+            new = {r.doc_id for r in results if r.doc_id is not None and r.status not in ("unchanged", "duplicate")}
+            if new:
+                with self.writing():
                     self._filer().run(only=new)
-            return IngestReport(results, report)
+        return IngestReport(results, report)
 
     def file(self, dry_run: bool = False) -> FilingReport:
         """Bring the filed tree in line with the filing rules; ``dry_run`` only says what would change."""
@@ -182,7 +193,7 @@ class Archive(CrossRefs):
     def ocr(self, progress: Progress | None = None) -> OcrReport:
         """Read every page that waits for OCR (a team archive: as a worker, until its queue is empty)."""
         if self.team:
-            return self._work_queue(progress)
+            return self._work_queue(progress)[0]
         with self.writing():
             self._ensure_index()
             return self._ocr(progress)
@@ -192,23 +203,29 @@ class Archive(CrossRefs):
         if self.team:
             # A team archive's pages are jobs: this process works the queue as one more worker,
             # beside any `archiver worker` on other machines, until it is empty.
-            return self._work_queue(progress)
+            return self._work_queue(progress)[0]
         return OcrQueue(self.catalog, self.store, self.config, self.sync_index, progress, self._shared_pool).run()
 
-    def _work_queue(self, progress: Progress | None) -> OcrReport:
+    def _work_queue(self, progress: Progress | None, ocr: bool = True) -> tuple[OcrReport, list[IngestResult]]:
+        """Run the queue's jobs here until it is empty; return the report, and the attachments taken in."""
         from archiver.ocr_queue import OcrReport
-        self.catalog.queue_ocr_pages()
-        total = self.catalog.open_jobs()
-        done = self.work(until_empty=True, progress=progress and (lambda r, label: progress(r.pages, total, label)))
+        kinds = ("extract", "ocr") if ocr else ("extract",)
+        if ocr:
+            self.catalog.queue_ocr_pages()
+        total = self.catalog.open_jobs(kinds)
+        done = self.work(until_empty=True, kinds=kinds,
+                         progress=progress and (lambda r, label, kind: progress(r.pages + r.files, total, label)))
         waiting = len(self.catalog.ocr_waiting())
         return OcrReport(documents=done.documents, pages=done.pages, failed_pages=done.failed_pages,
-                         waiting=waiting, warning=done.warning, queued=self.catalog.open_jobs())
+                         waiting=waiting, warning=done.warning if ocr else None,
+                         queued=self.catalog.open_jobs()), done.attachments
 
     def work(self, until_empty: bool = False, processes: int | None = None, progress=None,
-             should_stop=lambda: False):
-        """Run queued jobs (OCR pages) on this machine, as `archiver worker` does; return a WorkerReport."""
+             should_stop=lambda: False, kinds: tuple[str, ...] = ("extract", "ocr")):
+        """Run queued jobs (reading files, OCR of pages) on this machine, as `archiver worker` does."""
         from archiver.jobrunner import JobRunner
-        return JobRunner(self, processes=processes, progress=progress).run(until_empty, should_stop=should_stop)
+        return JobRunner(self, processes=processes, progress=progress).run(until_empty, should_stop=should_stop,
+                                                                            kinds=kinds)
 
     def index_after_jobs(self) -> None:
         """Index the documents a worker finished (under the writer lock where the index has one writer)."""
@@ -234,12 +251,48 @@ class Archive(CrossRefs):
                 self._shared_pool = None
 
     def _refresh(self, results: list[IngestResult]) -> list[IngestResult]:
-        waiting = [r.doc_id for r in results if r.status == "waiting_ocr"]
+        waiting = [r.doc_id for r in results if r.status in ("waiting_ocr", "queued")]
         if not waiting:
             return results
         docs = self.catalog.documents(waiting)
         return [replace(r, status=docs[r.doc_id].state, reason=docs[r.doc_id].reason)
-                if r.status == "waiting_ocr" else r for r in results]
+                if r.status in ("waiting_ocr", "queued") else r for r in results]
+
+    def _with_attachments(self, results: list[IngestResult], taken_in: list[IngestResult]) -> list[IngestResult]:
+        """Add, after each e-mail of this ingest, its attachments (which workers took in).
+
+        Those of an e-mail this ingest queued are read from the catalog (any worker
+        may have read it); ``taken_in`` adds those this process's worker took in for
+        an e-mail read before (a run that stopped before all its attachments were in).
+        """
+        by_parent: dict[int, list[IngestResult]] = {}
+        for r in taken_in:
+            by_parent.setdefault(r.parent, []).append(r)
+        out: list[IngestResult] = []
+
+        def add(r: IngestResult) -> None:
+            out.append(r)
+            if r.doc_id is None:
+                return
+            mine = by_parent.pop(r.doc_id, [])
+            if r.status == "queued" and r.format == "email":
+                mine = [self._attachment_result(r, *row) for row in self.catalog.attachments_at(r.doc_id)]
+            for attachment in mine:
+                add(attachment)
+        for r in results:
+            add(r)
+        return out
+
+    def _attachment_result(self, message: IngestResult, position: int, doc_id: int, name: str) -> IngestResult:
+        doc = self.catalog.document(doc_id)
+        label = f"{message.source}#attachment-{position}"
+        # New content is stored as this message's attachment; known content is a duplicate.
+        new = any(e["action"] == "ingest.stored" and e["detail"].get("message") == message.doc_id
+                  for e in self.catalog.audit_events(doc_id))
+        if new:
+            return IngestResult(label, doc.sha256, doc_id, "queued", None, doc.format, (), message.doc_id)
+        return IngestResult(label, doc.sha256, doc_id, "duplicate", f"same content as document {doc_id}", None, (),
+                            message.doc_id)
 
     def _ensure_index(self) -> None:
         if not self.fulltext.exists():
@@ -403,7 +456,8 @@ class Archive(CrossRefs):
         return Status(str(self.root), self.catalog.totals(), by_format, by_state,
                       len(self.catalog.unindexed()), health, tuple(low),
                       self.catalog.where if self.team else "sqlite",
-                      self.catalog.job_counts(), tuple(self.catalog.job_workers()))
+                      self.catalog.job_counts(), tuple(self.catalog.job_workers()),
+                      {kind: self.catalog.job_counts(kind) for kind in ("extract", "ocr")})
 
     def migrate_catalog(self, url: str) -> dict:
         """Move the catalog from catalog.sqlite to PostgreSQL at ``url``, prove the copy, and switch to it."""

@@ -113,23 +113,30 @@ def init(obj, directory: Path | None, products: Path | None, catalog: str | None
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--no-ocr", is_flag=True, help="Store scans now and leave them waiting for `archiver ocr`.")
+@click.option("--queue-only", is_flag=True,
+              help="Team archive: store and queue the files, and leave reading them to `archiver worker`.")
 @click.option("--fail-on-reject", is_flag=True, help=f"Exit with code {EXIT_REJECTS} when any input was rejected.")
 @json_option
 @with_archive
-def ingest(archive: Archive, paths, no_ocr: bool, fail_on_reject: bool, as_json: bool) -> None:
+def ingest(archive: Archive, paths, no_ocr: bool, queue_only: bool, fail_on_reject: bool, as_json: bool) -> None:
     """Take files and folders (recursively) into the archive, then read their scans.
 
     Unchanged files are skipped; exact duplicates are recorded as another path
     of the same document; unreadable files are kept and listed by `rejects`.
-    Electronic files are searchable before OCR of the scans starts.
+    Electronic files are searchable before OCR of the scans starts. In a team
+    archive each file's reading is a job, which this command runs too (beside
+    any workers) unless --queue-only.
 
     \b
     Example:
       archiver ingest ~/inbox/specs scan-0042.pdf
     """
-    with _progress(not as_json, "Ingesting") as progress, _progress(not as_json, "OCR pages") as ocr_progress:
+    if queue_only and not archive.team:
+        raise click.UsageError("--queue-only is for a team archive (catalog in PostgreSQL), where workers read "
+                               "the queue")
+    with _progress(not as_json, "Ingesting") as progress, _progress(not as_json, "Reading files and pages" if archive.team else "OCR pages") as ocr_progress:
         report = archive.ingest(paths, progress=progress, ocr=False if no_ocr else None,
-                                ocr_progress=ocr_progress)
+                                ocr_progress=ocr_progress, queue_only=queue_only)
     if report.ocr and report.ocr.warning:
         click.secho(f"warning: {report.ocr.warning}", fg="yellow", err=True)
     if as_json:
@@ -195,12 +202,13 @@ def _print_ingest_summary(results) -> None:
         for w in r.warnings:
             click.secho(f"warning: {r.source}: {w}", fg="yellow", err=True)
     counts = {s: sum(1 for r in results if r.status == s)
-              for s in ("indexed", "waiting_ocr", "duplicate", "unchanged", "rejected")}
+              for s in ("indexed", "waiting_ocr", "queued", "duplicate", "unchanged", "rejected")}
     inputs = sum(1 for r in results if r.parent is None)
     attachments = len(results) - inputs
     extra = f" and {attachments} attachment{'s' * (attachments != 1)}" if attachments else ""
+    queued = f"{counts['queued']} queued for a worker, " if counts["queued"] else ""
     click.echo(f"{inputs} file{'s' * (inputs != 1)}{extra}: {counts['indexed']} indexed, "
-               f"{counts['waiting_ocr']} waiting for OCR, {counts['duplicate']} duplicate, "
+               f"{counts['waiting_ocr']} waiting for OCR, {queued}{counts['duplicate']} duplicate, "
                f"{counts['unchanged']} unchanged, {counts['rejected']} rejected")
     if counts["rejected"]:
         click.echo("See why with: archiver rejects")
@@ -348,22 +356,24 @@ def status(archive: Archive, as_json: bool) -> None:
                                   "by_state": st.by_state, "unindexed": st.unindexed, "index": st.index,
                                   "low_confidence": [{"doc_id": i, "title": t, "mean_confidence": c}
                                                      for i, t, c in st.low_confidence],
-                                  "catalog": st.catalog, "jobs": st.jobs,
+                                  "catalog": st.catalog, "jobs": st.jobs, "jobs_by_kind": st.jobs_by_kind,
                                   "workers": [{"worker": w, "running": n} for w, n in st.workers]})
-    states = ["indexed", "waiting_ocr", "rejected"]
+    states = ["indexed", "waiting_ocr", "rejected"] + (["queued"] if st.by_state.get("queued") else [])
     rows = [[fmt] + [counts.get(s, 0) for s in states] + [sum(counts.values())]
             for fmt, counts in sorted(st.by_format.items())]
     rows.append(["total"] + [st.by_state.get(s, 0) for s in states] + [st.totals["documents"]])
     click.echo(f"Archive {st.root}")
-    click.echo(output.table(rows, ["format"] + states + ["all"], right=(1, 2, 3, 4)))
+    click.echo(output.table(rows, ["format"] + states + ["all"], right=tuple(range(1, len(states) + 2))))
     click.echo(f"{st.totals['paths']} paths seen, {st.totals['bytes']:,} bytes of originals, "
                f"{st.totals['rejects']} rejects, {st.totals['audit_events']} audit events")
     click.echo(f"search index: {st.index}" + (f", {st.unindexed} documents not yet indexed" if st.unindexed else ""))
     if st.catalog != "sqlite":
         click.echo(f"catalog: {st.catalog} (team archive)")
-    jobs = st.jobs or {}
-    if any(jobs.values()):
-        click.echo("OCR jobs: " + ", ".join(f"{n} {state}" for state, n in jobs.items() if n)
+    names = {"extract": "reading files", "ocr": "OCR of pages"}
+    kinds = [f"{names.get(kind, kind)}: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+             for kind, counts in (st.jobs_by_kind or {}).items() if any(counts.values())]
+    if kinds:
+        click.echo("jobs: " + "; ".join(kinds)
                    + (f"; workers: {', '.join(f'{w} ({n})' for w, n in st.workers)}" if st.workers else ""))
     if st.low_confidence:
         click.secho("low OCR confidence:", bold=True)

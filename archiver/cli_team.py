@@ -1,4 +1,4 @@
-"""Add the team-archive commands to the CLI: `worker` (run queued OCR jobs) and `migrate-catalog`."""
+"""Add the team-archive commands to the CLI: `worker` (run queued jobs) and `migrate-catalog`."""
 from __future__ import annotations
 
 import json
@@ -13,17 +13,18 @@ from archiver.cli import json_option, main, with_archive
 @main.command()
 @click.option("--until-empty", is_flag=True, help="Exit once no job is left to take (for cron or a batch).")
 @click.option("--processes", type=click.IntRange(min=1), default=None,
-              help="Pages read at once on this machine (default: ingest.workers, 0 = one per core).")
+              help="Jobs run at once on this machine (default: ingest.workers, 0 = one per core).")
 @json_option
 @with_archive
 def worker(archive: Archive, until_empty: bool, processes: int | None, as_json: bool) -> None:
-    """Read queued scan pages (OCR jobs) on this machine; stop with Ctrl-C or SIGTERM.
+    """Run queued jobs on this machine: read files, OCR scanned pages; stop with Ctrl-C or SIGTERM.
 
-    A team archive queues every scanned page as a job in its catalog; run one
-    worker per machine that mounts the archive folder (as a systemd service,
-    see README). A job whose worker died is taken again when its lease runs
-    out. Works on an embedded archive too, for pages left by `ingest --no-ocr`.
-    Prints one line per page (--json: one JSON object per line).
+    A team archive's ingest stores each file and queues the reading of its
+    text as a job, and every scanned page as an OCR job; run one worker per
+    machine that mounts the archive folder (as a systemd service, see README).
+    A job whose worker died is taken again when its lease runs out. Works on an
+    embedded archive too, for pages left by `ingest --no-ocr`. Prints one line
+    per job (--json: one JSON object per line).
 
     \b
     Example:
@@ -34,30 +35,35 @@ def worker(archive: Archive, until_empty: bool, processes: int | None, as_json: 
     shield_workers_from_ctrl_c()
     stopping = []
 
-    def progress(report, label: str) -> None:
+    def progress(report, label: str, kind: str) -> None:
         if as_json:
-            click.echo(json.dumps({"event": "page", "what": label, "pages": report.pages,
+            click.echo(json.dumps({"event": "page" if kind == "ocr" else "file", "what": label,
+                                   "files": report.files, "rejected": report.rejected, "pages": report.pages,
                                    "failed_pages": report.failed_pages, "documents": report.documents}))
         else:
-            click.echo(f"read {label} ({report.pages} page{'s' * (report.pages != 1)}, "
-                       f"{report.documents} document{'s' * (report.documents != 1)} finished)")
+            click.echo(f"{'read' if kind == 'ocr' else 'took in'} {label} ({_counts(report)})")
 
     with stop_on_signals(lambda: stopping.append(True), lambda: bool(stopping)):
         report = archive.work(until_empty=until_empty, processes=processes, progress=progress,
                               should_stop=lambda: bool(stopping))
-    summary = {"event": "stopped", "worker": report.worker, "pages": report.pages,
-               "failed_pages": report.failed_pages, "documents": report.documents, "lost": report.lost,
-               "warning": report.warning}
+    summary = {"event": "stopped", "worker": report.worker, "files": report.files, "rejected": report.rejected,
+               "pages": report.pages, "failed_pages": report.failed_pages, "documents": report.documents,
+               "lost": report.lost, "warning": report.warning}
     if as_json:
         click.echo(json.dumps(summary))
-    elif report.warning:
-        click.secho(f"warning: {report.warning}", fg="yellow", err=True)
     else:
-        click.echo(f"worker {report.worker}: read {report.pages} page{'s' * (report.pages != 1)}, "
-                   f"{report.failed_pages} failed, {report.documents} document{'s' * (report.documents != 1)} "
-                   "finished")
+        if report.warning:
+            click.secho(f"warning: {report.warning}", fg="yellow", err=True)
+        click.echo(f"worker {report.worker}: {_counts(report)}")
     if report.warning:
         raise SystemExit(1)
+
+
+def _counts(report) -> str:
+    plural = lambda n, word: f"{n} {word}{'s' * (n != 1)}"  # noqa: E731
+    return (f"{plural(report.files, 'file')} read ({report.rejected} rejected), "
+            f"{plural(report.pages, 'page')} OCR'd ({report.failed_pages} failed), "
+            f"{plural(report.documents, 'document')} finished")
 
 
 @main.command("migrate-catalog")

@@ -4,6 +4,10 @@ The catalog is committed per document before the search index is updated in
 batches, so a crash leaves nothing that the next run does not complete: an
 input not yet in the catalog is simply taken again, and a document not yet in
 the index is indexed by the next writer.
+
+In a team archive (``queue=True``) extraction is not run here: each new original
+is stored, committed as a ``queued`` document and made a job that any
+``archiver worker`` (this ingest included) takes from the catalog.
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ class Ingester:
     """Take inputs into one archive; one instance per run."""
 
     def __init__(self, catalog: Catalog, store: OriginalStore, config: Config,
-                 on_batch: Callable[[], None], progress: Progress | None = None, pool: WorkerPool | None = None):
+                 on_batch: Callable[[], None], progress: Progress | None = None, pool: WorkerPool | None = None,
+                 queue: bool = False):
         self.catalog = catalog
         self.store = store
         self.config = config
@@ -44,13 +49,17 @@ class Ingester:
         self._since_batch = 0
         self._inputs_done = 0
         self._resuming: dict[tuple, tuple[int, str]] = {}
+        self.queue = queue
 
     def run(self, paths: Iterable[Path]) -> list[IngestResult]:
         """Ingest every file under ``paths``; return one result per input (attachments included)."""
         files = list(stages.discover(paths, skip=self.store.root.parent))
         self.total = len(files)
         try:
-            self._resume_messages()
+            if not self.queue:
+                # (A team archive's message whose attachments were not all taken in keeps its
+                # extraction job, and the worker that takes the job again takes them in.)
+                self._resume_messages()
             for path in files:
                 self._start(Task(label=str(path), path=path))
             self._drain()
@@ -80,7 +89,26 @@ class Ingester:
         reason = stages.refusal(task)
         if reason:
             return self._commit(task, None, reason)
+        if self.queue:
+            return self._queue(task)
         self._submit(task)
+
+    def _queue(self, task: Task) -> None:
+        """Commit a stored original as a queued document and make its extraction a job."""
+        with self.catalog.transaction():
+            # Checked again under the catalog's write lock: a worker on another machine may
+            # have queued the same content (an attachment) since _dedupe looked.
+            doc_id = self.catalog.doc_id_by_sha(task.sha256)
+            if doc_id is None:
+                doc_id = self.catalog.add_document(
+                    sha256=task.sha256, size=task.size, sniffed=task.sniffed, extraction=None, state="queued",
+                    reason=None, filename=task.filename, date=self._date(task, None))
+                self._record_place(task, doc_id)
+                self.catalog.audit("ingest.stored", doc_id, task.sha256, path=task.label, size=task.size,
+                                   format=task.sniffed.format, message=task.message_id)
+                self.catalog.queue_extraction(doc_id)
+                task = replace(task, status="queued", doc_id=doc_id)
+        self._finish(task if task.status else self._dedupe(task))
 
     def _submit(self, task: Task) -> None:
         if task.sha256 in self._in_flight:
@@ -173,6 +201,9 @@ class Ingester:
 
     def _date(self, task: Task, ex: Extraction | None) -> str | None:
         if ex is None:
+            if self.queue and task.message_id is not None:
+                # A queued attachment keeps its message's date until its own is read.
+                return self.catalog.document(task.message_id).date
             return iso(stages.file_time(task))
         fallback = stages.file_time(task)
         if fallback is None and task.message_id is not None:

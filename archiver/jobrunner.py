@@ -1,21 +1,26 @@
-"""Run the archive's queued jobs (OCR pages) on this machine: the body of `archiver worker`.
+"""Run the archive's queued jobs (reading files, OCR of pages) on this machine: the body of `archiver worker`.
 
 Any number of workers, on any machines that see the catalog and the originals,
 take jobs from the catalog's queue (:mod:`archiver.catalog.jobs`). Each job is
 held under a lease longer than its time limit; a worker that dies leaves its
-jobs to be taken again when their leases run out, and a page whose reading
-killed its worker three times is recorded as failed, so that its document
-still finishes.
+jobs to be taken again when their leases run out. A file or page whose reading
+killed its worker three times is recorded as unreadable (the file is rejected
+with that reason, the page failed), so that the rest goes on.
+
+A file's job reads its text and metadata as ``archiver ingest`` does in an
+embedded archive; an e-mail's attachments become documents and jobs of their own.
 """
 from __future__ import annotations
 
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from archiver import ocr
+from archiver import ocr, stages
+from archiver.extract import Limits
 from archiver.ocr_queue import check_engine
 from archiver.workers import Outcome, WorkerPool
 
@@ -36,9 +41,22 @@ class WorkerReport:
     worker: str
     pages: int = 0
     failed_pages: int = 0
-    documents: int = 0
+    documents: int = 0       # documents finished (read, and OCR'd where they needed it)
+    files: int = 0           # files read (extraction jobs)
+    rejected: int = 0        # files that could not be read
     lost: int = 0            # jobs another worker had taken over when this one finished them
     warning: str | None = None
+    attachments: list = field(default_factory=list)   # IngestResult of each attachment taken in
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True       # another user's process
+    return True
 
 
 def worker_name() -> str:
@@ -50,46 +68,95 @@ class JobRunner:
     """Take jobs from an archive's queue and run them in a local pool of worker processes."""
 
     def __init__(self, archive: Archive, name: str | None = None, processes: int | None = None,
-                 progress: Callable[[WorkerReport, str], None] | None = None):
+                 progress: Callable[[WorkerReport, str, str], None] | None = None):
         self.archive = archive
         self.catalog = archive.catalog
         self.config = archive.config
         self.name = name or worker_name()
         self.processes = processes or self.config.workers
-        self.progress = progress or (lambda report, label: None)
+        self.progress = progress or (lambda report, label, kind: None)
         self.languages = tuple(self.config["ocr.languages"])
-        self.lease = lease_for(float(self.config["ocr.timeout"]))
+        self.lease = {"extract": lease_for(float(self.config["ingest.timeout"])),
+                      "ocr": lease_for(float(self.config["ocr.timeout"]))}
+        self.limits = Limits(max_image_pixels=self.config["ingest.max_image_pixels"],
+                             max_inflated_bytes=self.config["ingest.max_inflated_mb"] * 1024 * 1024)
+        self._ingester = None
+        self._unindexed = 0
+        self._indexed_at = time.monotonic()
 
     def run(self, until_empty: bool = False, idle_sleep: float = 2.0,
-            should_stop: Callable[[], bool] = lambda: False) -> WorkerReport:
-        """Work until the queue is empty (``until_empty``) or until ``should_stop()`` says so."""
+            should_stop: Callable[[], bool] = lambda: False, kinds: tuple[str, ...] = ("extract", "ocr")) -> WorkerReport:
+        """Work until the queue (of ``kinds``) is empty (``until_empty``) or until ``should_stop()`` says so."""
         report = WorkerReport(self.name)
-        problem = check_engine(list(self.languages))
-        if problem:
-            report.warning = problem
+        if "ocr" in kinds:
+            problem = check_engine(list(self.languages))
+            if problem:
+                # Without the OCR engine this worker still reads files; pages wait for another.
+                report.warning = problem
+                kinds = tuple(k for k in kinds if k != "ocr")
+        if not kinds:
             return report
+        self._release_dead_workers_jobs()
         with WorkerPool(self.processes, self.config["ocr.timeout"], self.config["ingest.memory_limit_mb"]) as pool:
             while not should_stop():
                 if pool.has_room():
                     # Pages stored without OCR become jobs; jobs that killed workers three times end.
-                    self.catalog.queue_ocr_pages()
+                    if "ocr" in kinds:
+                        self.catalog.queue_ocr_pages()
                     self._give_up_exhausted(report)
-                    for job in self.catalog.claim_jobs(self.name, self.lease, self.processes - pool.pending()):
-                        _, _, _, page, sha, mime = job
-                        pool.submit(job, ocr.ocr_page, str(self.archive.store.path_for(sha)), mime, page,
-                                    self.languages, self.config["ingest.max_image_pixels"])
+                    for job in self.catalog.claim_jobs(self.name, self.lease, self.processes - pool.pending(), kinds):
+                        self._submit(pool, job)
                 if not pool.pending():
+                    self._index(force=True)
                     # Empty means nothing queued and nothing running anywhere: a job another
                     # worker holds comes back to the queue if that worker dies.
-                    if until_empty and not self.catalog.open_jobs():
+                    if until_empty and not self.catalog.open_jobs(kinds):
                         break
                     time.sleep(idle_sleep)
                     continue
                 for outcome in pool.collect():
                     self._record(outcome, report)
+                self._index()
+        self._index(force=True)
+        report.attachments = list(self._ingester.results) if self._ingester else []
         return report
 
+    def _release_dead_workers_jobs(self) -> None:
+        """Open again at once the jobs of this machine's workers that are gone, instead of waiting for their leases.
+
+        A worker is named host:pid. Jobs under this very name were left by an earlier
+        run in this process (one runs at a time), and jobs of a process of this host
+        that no longer exists by a worker that died; other hosts' jobs wait for their leases.
+        """
+        host = socket.gethostname()
+        gone = []
+        for name in self.catalog.running_workers():
+            worker_host, _, pid = name.rpartition(":")
+            if worker_host != host or not pid.isdigit():
+                continue
+            if name == self.name or not _alive(int(pid)):
+                gone.append(name)
+        self.catalog.release_jobs_of(gone)
+
+    def _submit(self, pool: WorkerPool, job: tuple) -> None:
+        _, kind, _, page, sha, mime = job
+        original = str(self.archive.store.path_for(sha))
+        if kind == "extract":
+            pool.submit(job, stages.extract_original, original, mime, self.limits,
+                        timeout=self.config["ingest.timeout"])
+        else:
+            pool.submit(job, ocr.ocr_page, original, mime, page, self.languages, self.config["ingest.max_image_pixels"])
+
+    def _index(self, force: bool = False) -> None:
+        """Link and index finished documents: in batches while the queue is busy, all of them when it is idle."""
+        if self._unindexed and (force or self._unindexed >= self.config["ingest.batch_size"]
+                                or time.monotonic() - self._indexed_at > 5.0):
+            self.archive.index_after_jobs()
+            self._unindexed, self._indexed_at = 0, time.monotonic()
+
     def _record(self, outcome: Outcome, report: WorkerReport) -> None:
+        if outcome.key[1] == "extract":
+            return self._extracted(outcome, report)
         job_id, _, doc_id, page, _, _ = outcome.key
         if outcome.ok:
             result: ocr.OcrPage = outcome.value
@@ -104,10 +171,64 @@ class JobRunner:
             kept = self.catalog.finish_job(job_id, self.name, None if outcome.ok else outcome.reason)
         report.lost += not kept
         self._finish_document(doc_id, report)
-        self.progress(report, f"document {doc_id} page {page}")
+        self.progress(report, f"document {doc_id} page {page}", "ocr")
+
+    def _extracted(self, outcome: Outcome, report: WorkerReport) -> None:
+        """Record what a file's job read: fill its document in, take its attachments in; or reject it."""
+        job_id, _, doc_id, _, sha, _ = outcome.key
+        place = self.catalog.place_of(doc_id)
+        if outcome.ok:
+            ex = outcome.value
+            doc = self.catalog.document(doc_id)
+            fallback = datetime.fromisoformat(doc.date) if doc and doc.date else None
+            with self.catalog.transaction():
+                state = self.catalog.finish_extraction(doc_id, ex, stages.best_date(ex, fallback))
+                if state is not None:
+                    self.catalog.audit("ingest.extracted", doc_id, sha, state=state, pages=len(ex.pages),
+                                       needs_ocr=list(ex.needs_ocr), warnings=list(ex.warnings))
+                    if ex.attachments:
+                        self.catalog.expect_parts(doc_id, len(ex.attachments))
+            # Attachments become documents (queued) of their own; a job taken again after its
+            # worker died takes in those its first worker had not reached.
+            taken = self.catalog.attachment_positions(doc_id)
+            for position, attachment in enumerate(ex.attachments, start=1):
+                if position not in taken:
+                    self._ingester_for_attachments()._start(stages.Task(
+                        label=f"{place}#attachment-{position}", data=attachment.data, filename=attachment.name,
+                        message_id=doc_id, position=position))
+            report.files += 1
+            if state == "indexed":
+                report.documents += 1
+        else:
+            with self.catalog.transaction():
+                if self.catalog.reject_queued(doc_id, outcome.reason):
+                    self.catalog.add_reject(place, sha, doc_id, outcome.reason)
+                    self.catalog.audit("ingest.rejected", doc_id, sha, path=place, reason=outcome.reason)
+            report.files += 1
+            report.rejected += 1
+        with self.catalog.transaction():
+            report.lost += not self.catalog.finish_job(job_id, self.name, None if outcome.ok else outcome.reason)
+        self._unindexed += 1
+        self.progress(report, place, "extract")
+
+    def _ingester_for_attachments(self):
+        if self._ingester is None:
+            from archiver.ingest import Ingester
+            self._ingester = Ingester(self.catalog, self.archive.store, self.config, lambda: None, queue=True)
+        return self._ingester
 
     def _give_up_exhausted(self, report: WorkerReport) -> None:
-        for job_id, doc_id, page, attempts in self.catalog.exhausted_jobs():
+        for job_id, kind, doc_id, page, attempts in self.catalog.exhausted_jobs():
+            if kind == "extract":
+                reason = f"the worker reading this file stopped {attempts} times (killed, or out of memory)"
+                place = self.catalog.place_of(doc_id)
+                with self.catalog.transaction():
+                    if self.catalog.reject_queued(doc_id, reason):
+                        self.catalog.add_reject(place, None, doc_id, reason)
+                        self.catalog.audit("ingest.rejected", doc_id, None, path=place, reason=reason)
+                        report.rejected += 1
+                    self.catalog.give_up_job(job_id, reason)
+                continue
             reason = f"the worker reading this page stopped {attempts} times (killed, or out of memory)"
             if self.catalog.page_waits(doc_id, page):
                 self.catalog.save_ocr_page(doc_id, page, "", None, None, "+".join(self.languages),
@@ -120,5 +241,5 @@ class JobRunner:
     def _finish_document(self, doc_id: int, report: WorkerReport) -> None:
         if self.catalog.finish_ocr(doc_id):
             report.documents += 1
-            self.archive.index_after_jobs()
+            self._unindexed += 1
 

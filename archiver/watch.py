@@ -32,7 +32,7 @@ TICK = 0.1                  # seconds between looks at the events and the pendin
 BATCH = 50                  # files per ingest call: a stop request waits for at most this many
 LOCK_TRY = 2.0              # seconds one attempt waits for the writer lock; a later tick tries again
 WATCH_CHECK = 10.0          # seconds between checks that every inbox is still watched
-MOVABLE = {"indexed", "waiting_ocr", "duplicate", "unchanged"}
+MOVABLE = {"indexed", "waiting_ocr", "queued", "duplicate", "unchanged"}
 
 
 @dataclass(frozen=True)

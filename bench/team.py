@@ -6,7 +6,8 @@ Example::
 
 Starts a throwaway PostgreSQL server (``.ci/postgres``), then measures on the
 same generated corpus as ``bench.run``: ingest of the electronic files into a
-team archive; OCR of a backlog of scans by 1 and by 2 ``archiver worker``
+team archive; reading of the same files queued by ``ingest --queue-only`` by 1
+and by 2 ``archiver worker`` processes (files per second); OCR of a backlog of scans by 1 and by 2 ``archiver worker``
 processes (pages per minute, each worker one page at a time); search latency of
 the 50 benchmark queries on PostgreSQL full-text search (and how many pages are
 indexed); and ``related`` latency on a synthetic catalog of ``--links``
@@ -39,10 +40,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n", type=int, default=1000, help="electronic documents in the corpus (default 1000)")
     p.add_argument("--scans", type=int, default=40, help="scans in the OCR backlog (default 40)")
     p.add_argument("--links", type=int, default=1_000_000, help="references in the synthetic graph (default 1e6)")
+    p.add_argument("--extract", type=int, default=1, help="also time 1 and 2 workers reading the files queued by "
+                                                          "ingest --queue-only (default 1; 0 skips it)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", help="where corpus and archives go (default: temporary, removed)")
     p.add_argument("--server", help="a PostgreSQL URL to use instead of starting one")
     p.add_argument("--out", help="JSON output (default bench/results-team-{n}.json)")
+    p.add_argument("--search-only", action="store_true",
+                   help="with --workdir and --server of an earlier run: measure search on the archive it ingested")
     return p.parse_args(argv)
 
 
@@ -85,6 +90,23 @@ def ocr_backlog(server: str, work: Path, scans: Path, workers: int) -> dict:
             "pages": pages, "failed_pages": sum(x["failed_pages"] for x in summaries),
             "pages_per_min": round(60 * pages / wall, 2) if wall else None,
             "per_worker": [x["pages"] for x in summaries]}
+
+
+def extract_backlog(server: str, work: Path, electronic: Path, workers: int) -> dict:
+    """Store and queue the electronic files (``ingest --queue-only``), then time ``workers`` workers reading them."""
+    url = new_database(server, f"bench_extract_{workers}")
+    s = team_subject(work / f"extract-{workers}", electronic.parent, url, work / "logs" / f"extract-{workers}")
+    store = s.run("queue", "ingest", str(electronic), "--queue-only", "--json")
+    start = time.perf_counter()
+    procs = [subprocess.Popen([*s.argv, "worker", "--until-empty", "--processes", "1", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(workers)]
+    outs = [p.communicate()[0] for p in procs]
+    wall = time.perf_counter() - start
+    summaries = [json.loads(o.strip().splitlines()[-1]) for o in outs if o.strip()]
+    files = sum(x["files"] for x in summaries)
+    return {"workers": workers, "queue_wall_s": round(store.wall_s, 3), "read_wall_s": round(wall, 3),
+            "files": files, "rejected": sum(x["rejected"] for x in summaries),
+            "files_per_s": round(files / wall, 2) if wall else None, "per_worker": [x["files"] for x in summaries]}
 
 
 def search_latency(root: Path, url: str) -> dict:
@@ -172,12 +194,25 @@ def main(argv: list[str] | None = None) -> int:
         manifest = corpus.generate(work / "corpus", args.n + args.scans, args.seed, share)
         result: dict = {"command": " ".join(sys.argv), "machine": report.machine(),
                         "params": vars(args) | {"server": "throwaway" if not args.server else "given"}}
-        echo("ingest of the electronic files into a team archive")
-        url = new_database(server, "bench_team")
-        s = team_subject(work / "team", work / "corpus", url, work / "logs" / "team")
-        result["ingest"] = measure.ingest_electronic(s, manifest)
+        if args.search_only:
+            url = server.rsplit("/", 1)[0] + "/bench_team"
+        else:
+            echo("ingest of the electronic files into a team archive")
+            url = new_database(server, "bench_team")
+            s = team_subject(work / "team", work / "corpus", url, work / "logs" / "team")
+            result["ingest"] = measure.ingest_electronic(s, manifest)
         echo("search")
         result["search"] = search_latency(work / "team", url)
+        if args.search_only:
+            args.extract = args.scans = args.links = 0
+        if args.extract:
+            result["extract"] = {}
+            for workers in (1, 2):
+                echo(f"reading a backlog of queued files with {workers} worker(s)")
+                result["extract"][str(workers)] = extract_backlog(server, work, work / "corpus" / "electronic",
+                                                                  workers)
+            one, two = (result["extract"][k]["files_per_s"] for k in ("1", "2"))
+            result["extract"]["speedup_2_workers"] = round(two / one, 2) if one and two else None
         if args.scans:
             result["ocr"] = {}
             for workers in (1, 2):
@@ -201,9 +236,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def table(r: dict) -> str:
     """Return the result as an aligned plain-text table."""
-    rows = [("ingest, electronic", f"{r['ingest']['wall_s']} s, {r['ingest']['documents_per_s']} docs/s"),
+    rows = [("ingest, electronic", f"{r['ingest']['wall_s']} s, {r['ingest']['documents_per_s']} docs/s")
+            if "ingest" in r else ("ingest, electronic", "not measured (--search-only)"),
             ("search in process, median / p95",
              f"{r['search']['median_ms']} / {r['search']['p95_ms']} ms (indexed pages: {r['search'].get('indexed_pages')})")]
+    for k in ("1", "2"):
+        if "extract" in r and k in r["extract"]:
+            e = r["extract"][k]
+            rows.append((f"queued files read by {k} worker(s)", f"{e['files']} files in {e['read_wall_s']} s: "
+                                                               f"{e['files_per_s']} files/s {e['per_worker']}"))
     for k in ("1", "2"):
         if "ocr" in r and k in r["ocr"]:
             o = r["ocr"][k]

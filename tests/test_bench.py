@@ -105,6 +105,7 @@ def test_the_team_benchmark_runs_at_a_tiny_size(tmp_path):
     assert r["ingest"]["statuses"] == {"indexed": r["ingest"]["documents"]} and r["ingest"]["documents"] >= 6
     assert r["search"]["n"] == 50 and r["search"]["errors"] == 0 and r["search"]["indexed_pages"] > 0
     assert [r["ocr"][k]["workers"] for k in ("1", "2")] == [1, 2]
+    assert all(r["extract"][k]["files"] == r["ingest"]["documents"] for k in ("1", "2"))   # attachments too
     assert all(r["ocr"][k]["pages"] == 2 for k in ("1", "2")) or engine_missing()
     assert r["graph"]["links"] == 3000 and r["graph"]["related"]["n"] == 9
     assert r["graph"]["neighbours"]["P-1"] > 0 and min(r["graph"]["neighbours"].values()) > 0

@@ -140,7 +140,8 @@ def test_scans_become_jobs_that_a_worker_reads(tmp_path, db_url):
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert (summary["event"], summary["pages"], summary["documents"]) == ("stopped", 4, 2)
     status = cli.json("status")
-    assert status["by_state"] == {"indexed": 2} and status["jobs"]["done"] == 4 and status["jobs"]["queued"] == 0
+    assert status["by_state"] == {"indexed": 2} and status["jobs"]["done"] == 6 and status["jobs"]["queued"] == 0
+    assert [status["jobs_by_kind"][k]["done"] for k in ("extract", "ocr")] == [2, 4]
     assert len(cli.json("search", "gasket")) == 2
 
 
@@ -152,7 +153,8 @@ def test_ingest_of_a_team_archive_works_the_queue_itself_when_ocr_is_on(tmp_path
     rows = Cli(root).json("ingest", str(tmp_path / "inbox"))
     assert [r["status"] for r in rows] == ["indexed", "indexed"]
     status = Cli(root).json("status")
-    assert status["jobs"] == {"queued": 0, "running": 0, "stalled": 0, "done": 2, "failed": 0}
+    assert status["jobs_by_kind"]["ocr"] == {"queued": 0, "running": 0, "stalled": 0, "done": 2, "failed": 0}
+    assert status["jobs_by_kind"]["extract"]["done"] == 2
     assert len(Cli(root).json("search", "gasket")) == 2
 
 
@@ -171,7 +173,7 @@ def test_two_workers_share_a_backlog_and_read_each_page_once(tmp_path, db_url):
     arc = Archive(root)
     pages = [e for e in arc.catalog.audit_events() if e["action"] == "ocr.page"]
     assert sorted(e["doc_id"] for e in pages) == list(range(1, 7))   # each page read exactly once
-    assert arc.catalog.job_counts()["done"] == 6
+    assert arc.catalog.job_counts("ocr")["done"] == 6
     arc.close()
 
 
@@ -194,10 +196,117 @@ def test_a_worker_killed_mid_job_loses_no_job(tmp_path, db_url):
     victim.wait()
     survivor = run(root, "worker", "--until-empty", "--json", timeout=180)
     assert survivor.returncode == 0, survivor.stderr
-    counts = arc.catalog.job_counts()
+    counts = arc.catalog.job_counts("ocr")
     assert counts == {"queued": 0, "running": 0, "stalled": 0, "done": 3, "failed": 0}
     assert arc.status().by_state == {"indexed": 3}
     assert arc.search("gasket")[1] == 3
+    arc.close()
+
+
+def mail_with_attachments(inbox: Path) -> None:
+    from tests.makers import make_eml
+    inbox.mkdir(parents=True, exist_ok=True)
+    spec = inbox / "drawing.pdf"
+    make_pdf(spec, ["DWG-3310 Rev A housing drawing for the WX-100"])
+    make_eml(inbox / "mail.eml", subject="Quote for CR-2024-0142", body="Please find the quote attached.",
+             attachments=[("quote.txt", b"Supplier quote: 1,200 housings for CR-2024-0142.", "text/plain"),
+                          ("spec-copy.pdf", spec.read_bytes(), "application/pdf")])
+
+
+def test_queued_files_are_read_by_workers_as_ingest_reads_them_in_an_embedded_archive(tmp_path, db_url):
+    # The same inbox (e-mail with attachments, one a copy of a file, a broken PDF, a
+    # look-alike identifier) through `ingest --queue-only` and two workers must give what
+    # an embedded archive's ingest gives: statuses, documents, references, search.
+    inbox = tmp_path / "inbox"
+    papers(inbox)
+    mail_with_attachments(inbox)
+    (inbox / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<\n")
+    embedded = Archive.init(tmp_path / "plain")
+    expected = embedded.ingest([inbox]).results
+    root = tmp_path / "team"
+    Archive.init(root, catalog=db_url).close()
+    cli = Cli(root)
+    queued = cli.json("ingest", "--queue-only", str(inbox))
+    assert [r["status"] for r in queued] == ["queued"] * 7
+    assert cli.json("search", "housing") == []                        # nothing read yet
+    status = cli.json("status")
+    assert status["by_state"] == {"queued": 7} and status["jobs_by_kind"]["extract"]["queued"] == 7
+    assert "reading files: 7 queued" in cli("status").output
+    workers = [subprocess.Popen([sys.executable, "-m", "archiver", "--archive", str(root), "worker", "--until-empty",
+                                 "--processes", "1", "--json"], stdout=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    lines = [json.loads(line) for w in workers for line in w.communicate(timeout=240)[0].splitlines()]
+    assert all(w.returncode == 0 for w in workers)
+    stops = [e for e in lines if e["event"] == "stopped"]
+    # 7 files and the new attachment (the other is a copy of drawing.pdf); broken.pdf rejected.
+    assert sum(e["files"] for e in stops) == 8 and sum(e["rejected"] for e in stops) == 1
+    assert {e["event"] for e in lines} == {"file", "stopped"}
+    team = Archive(root)
+
+    def summary(arc):
+        docs = arc.catalog.documents(range(1, 50))
+        return (sorted((d.sha256, d.state, d.reason, d.title, d.pages, d.text_length, d.date) for d in docs.values()),
+                sorted((arc.catalog.document(d).sha256, r.kind, r.value, r.role)
+                       for d in docs for r in arc.catalog.refs_of(d)),
+                {q: sorted(arc.catalog.document(h.doc_id).sha256 for h in arc.search(q)[0])
+                 for q in ("housing", "CR-2024-0142", "quote", '"torque limit"', "DWG-3310")})
+
+    def attached(arc):
+        mail = arc.catalog.doc_id_by_sha(embedded.catalog.document(message.doc_id).sha256)
+        return sorted((n.title, n.relation) for n in arc.related(str(mail)).neighbours)
+
+    [message] = [r for r in expected if r.source.endswith("mail.eml")]
+    assert summary(team) == summary(embedded)
+    assert attached(team) == attached(embedded) and ("quote.txt", "attachment_of") in attached(team)
+    assert sorted(r.reason for r in team.rejects()) == sorted(r.reason for r in embedded.rejects())
+    assert team.status().by_state == {"indexed": 7, "rejected": 1}
+    assert team.verify().ok
+    team.close()
+    embedded.close()
+
+
+def test_an_ingest_of_a_team_archive_lists_the_attachments_its_workers_took_in(tmp_path, db_url):
+    inbox = tmp_path / "inbox"
+    mail_with_attachments(inbox)
+    root = tmp_path / "team"
+    Archive.init(root, catalog=db_url).close()
+    rows = Cli(root).json("ingest", str(inbox))
+    plain = Cli(tmp_path / "plain")
+    plain("init", str(tmp_path / "plain"))
+    expected = plain.json("ingest", str(inbox))
+    key = lambda rows: sorted((r["source"].rsplit("/", 1)[-1], r["status"], r["format"], r["parent"] is None)  # noqa: E731
+                              for r in rows)
+    assert key(rows) == key(expected)
+    assert {r["status"] for r in rows} == {"indexed", "duplicate"}
+
+
+def test_a_file_whose_worker_died_is_read_by_another_and_one_that_kills_three_is_rejected(tmp_path, db_url):
+    root = tmp_path / "team"
+    Archive.init(root, catalog=db_url).close()
+    write(tmp_path / "inbox", "memo.txt", "A memo on the gearbox housing.")
+    write(tmp_path / "inbox", "poison.txt", "A file whose reading kills its worker.")
+    rows = {r["source"].rsplit("/", 1)[-1]: r["doc_id"] for r in Cli(root).json("ingest", "--queue-only",
+                                                                               str(tmp_path / "inbox"))}
+    arc = Archive(root)
+    # A worker on another machine claims both jobs and dies: its leases run out.
+    claimed = arc.catalog.claim_jobs("dead-host:1", lease=0.2, limit=2)
+    assert sorted(j[2] for j in claimed) == sorted(rows.values())
+    # The poison file's job is taken (and its worker lost) twice more.
+    poison = next(j[0] for j in claimed if j[2] == rows["poison.txt"])
+    for attempt in range(2):
+        time.sleep(0.3)
+        with arc.catalog.transaction():
+            arc.catalog.db.execute("UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ? "
+                                   "WHERE id = ?", ("2000-01-01T00:00:00.000+00:00", poison))
+    time.sleep(0.3)
+    done = run(root, "worker", "--until-empty", "--json")
+    assert done.returncode == 0, done.stderr
+    assert arc.catalog.document(rows["memo.txt"]).state == "indexed"
+    poisoned = arc.catalog.document(rows["poison.txt"])
+    assert poisoned.state == "rejected" and "stopped 3 times" in poisoned.reason
+    assert [r.reason for r in arc.rejects()] == [poisoned.reason]
+    assert arc.store.path_for(poisoned.sha256).read_bytes() == b"A file whose reading kills its worker."
+    assert arc.search("gearbox")[1] == 1
     arc.close()
 
 

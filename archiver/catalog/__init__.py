@@ -335,6 +335,11 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin, JobsMixin):
         return [tuple(r) for r in self.db.execute(
             "SELECT doc_id, name FROM attachments WHERE message_id=? ORDER BY position", (message_id,))]
 
+    def attachments_at(self, message_id: int) -> list[tuple[int, int, str]]:
+        """Return (position, doc_id, name) of a message's attachments, in message order."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT position, doc_id, name FROM attachments WHERE message_id=? ORDER BY position", (message_id,))]
+
     def messages_carrying(self, doc_id: int) -> list[tuple[int, str]]:
         """Return (message_id, name) of every message that carries a document as attachment."""
         return [tuple(r) for r in self.db.execute(
@@ -416,11 +421,12 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin, JobsMixin):
     def unindexed(self) -> list[int]:
         """Return ids of readable documents not yet in the search index."""
         return [r[0] for r in self.db.execute(
-            "SELECT id FROM documents WHERE indexed_gen IS NULL AND state != 'rejected' ORDER BY id")]
+            "SELECT id FROM documents WHERE indexed_gen IS NULL AND state NOT IN ('rejected', 'queued') ORDER BY id")]
 
     def indexable_ids(self) -> list[int]:
         """Return ids of every document that belongs in the search index."""
-        return [r[0] for r in self.db.execute("SELECT id FROM documents WHERE state != 'rejected' ORDER BY id")]
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM documents WHERE state NOT IN ('rejected', 'queued') ORDER BY id")]
 
     def counts(self) -> list[tuple[str, str, int]]:
         """Return (format, state, count) rows."""

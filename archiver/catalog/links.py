@@ -84,7 +84,7 @@ class LinksMixin:
     def unlinked(self) -> list[int]:
         """Return ids of readable documents whose references are not yet found."""
         return [r[0] for r in self.db.execute(
-            "SELECT id FROM documents WHERE linked=0 AND state != 'rejected' ORDER BY id")]
+            "SELECT id FROM documents WHERE linked=0 AND state NOT IN ('rejected', 'queued') ORDER BY id")]
 
     def mark_all_unlinked(self) -> None:
         """Ask for every document's references to be found again (after a registry change)."""

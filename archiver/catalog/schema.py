@@ -272,3 +272,32 @@ def _links_table(catalog) -> None:
 MIGRATIONS += (
     ("0009_links", _links_table),
 )
+
+
+def _queued_state(catalog) -> None:
+    """Allow the document state ``queued``: stored, its reading a job for a team archive's workers."""
+    old = "CHECK (state IN ('indexed', 'waiting_ocr', 'rejected'))"
+    new = "CHECK (state IN ('indexed', 'waiting_ocr', 'rejected', 'queued'))"
+    if catalog.dialect == "postgresql":
+        name = catalog.db.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'documents'::regclass AND contype = 'c' "
+            "AND pg_get_constraintdef(oid) LIKE '%waiting_ocr%'").fetchone()[0]
+        catalog.db.execute(f"ALTER TABLE documents DROP CONSTRAINT {name}")
+        catalog.db.execute(f"ALTER TABLE documents ADD CONSTRAINT {name} {new}")
+        return
+    # SQLite cannot alter a constraint. Widening a CHECK changes only the schema's text, which
+    # SQLite documents as safe done this way (https://www.sqlite.org/lang_altertable.html#otheralter):
+    # in the migration's transaction, with the schema version raised so connections read it again.
+    version = catalog.db.execute("PRAGMA schema_version").fetchone()[0]
+    catalog.db.execute("PRAGMA writable_schema=ON")
+    catalog.db.execute("UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'documents'",
+                       (old, new))
+    catalog.db.execute(f"PRAGMA schema_version={version + 1}")
+    catalog.db.execute("PRAGMA writable_schema=OFF")
+    if "'queued'" not in catalog.db.execute("SELECT sql FROM sqlite_master WHERE name = 'documents'").fetchone()[0]:
+        raise RuntimeError("migration 0010: the documents table's state constraint is not the expected one")
+
+
+MIGRATIONS += (
+    ("0010_queued_documents", _queued_state),
+)
