@@ -227,13 +227,16 @@ class Archive(CrossRefs):
         return JobRunner(self, processes=processes, progress=progress).run(until_empty, should_stop=should_stop,
                                                                             kinds=kinds)
 
-    def index_after_jobs(self) -> None:
-        """Index the documents a worker finished (under the writer lock where the index has one writer)."""
+    def index_after_jobs(self, only: set[int] | None = None) -> None:
+        """Link and index the documents a worker finished (``only``: those of this worker; None: all).
+
+        Where the index has one writer (an embedded archive), under the writer lock.
+        """
         if self.team:
-            self.sync_index()
+            self.sync_index(only)
             return
         with self.writing():
-            self.sync_index()
+            self.sync_index(only)
 
     @contextmanager
     def worker_pool(self) -> Iterator[None]:
@@ -310,14 +313,16 @@ class Archive(CrossRefs):
             self._recognizer_for = products
         return self._recognizer
 
-    def sync_index(self) -> int:
+    def sync_index(self, only: set[int] | None = None) -> int:
         """Link and index the documents committed to the catalog but not yet to the index.
 
-        Returns how many documents were (re-)indexed.
+        ``only`` limits it to some documents (a team archive's worker indexes those
+        it finished, so that workers do not all index the same ones). Returns how
+        many documents were (re-)indexed.
         """
         if self.catalog.unlinked():
-            linking.sync_links(self.catalog, self.recognizer())
-        pending = self.catalog.unindexed()
+            linking.sync_links(self.catalog, self.recognizer(), only)
+        pending = [i for i in self.catalog.unindexed() if only is None or i in only]
         if not pending:
             return 0
         generation = int(self.catalog.get_state("index_generation", "1"))

@@ -81,7 +81,7 @@ class JobRunner:
         self.limits = Limits(max_image_pixels=self.config["ingest.max_image_pixels"],
                              max_inflated_bytes=self.config["ingest.max_inflated_mb"] * 1024 * 1024)
         self._ingester = None
-        self._unindexed = 0
+        self._unindexed: set[int] = set()     # documents this worker finished, to link and index
         self._indexed_at = time.monotonic()
 
     def run(self, until_empty: bool = False, idle_sleep: float = 2.0,
@@ -107,7 +107,7 @@ class JobRunner:
                     for job in self.catalog.claim_jobs(self.name, self.lease, self.processes - pool.pending(), kinds):
                         self._submit(pool, job)
                 if not pool.pending():
-                    self._index(force=True)
+                    self._index(idle=True)
                     # Empty means nothing queued and nothing running anywhere: a job another
                     # worker holds comes back to the queue if that worker dies.
                     if until_empty and not self.catalog.open_jobs(kinds):
@@ -117,7 +117,7 @@ class JobRunner:
                 for outcome in pool.collect():
                     self._record(outcome, report)
                 self._index()
-        self._index(force=True)
+        self._index(idle=True)
         report.attachments = list(self._ingester.results) if self._ingester else []
         return report
 
@@ -147,12 +147,21 @@ class JobRunner:
         else:
             pool.submit(job, ocr.ocr_page, original, mime, page, self.languages, self.config["ingest.max_image_pixels"])
 
-    def _index(self, force: bool = False) -> None:
-        """Link and index finished documents: in batches while the queue is busy, all of them when it is idle."""
-        if self._unindexed and (force or self._unindexed >= self.config["ingest.batch_size"]
-                                or time.monotonic() - self._indexed_at > 5.0):
-            self.archive.index_after_jobs()
-            self._unindexed, self._indexed_at = 0, time.monotonic()
+    def _index(self, idle: bool = False) -> None:
+        """Link and index the documents this worker finished, in batches; when idle, any left by others too.
+
+        Each worker indexes its own documents, so that several workers share the
+        indexing as they share the reading; when the queue is idle, one that finds
+        documents still unindexed (a worker died before indexing them) does them.
+        """
+        if idle:
+            if self._unindexed or self.catalog.unindexed() or self.catalog.unlinked():
+                self.archive.index_after_jobs()
+            self._unindexed, self._indexed_at = set(), time.monotonic()
+        elif self._unindexed and (len(self._unindexed) >= self.config["ingest.batch_size"]
+                                  or time.monotonic() - self._indexed_at > 5.0):
+            self.archive.index_after_jobs(self._unindexed)
+            self._unindexed, self._indexed_at = set(), time.monotonic()
 
     def _record(self, outcome: Outcome, report: WorkerReport) -> None:
         if outcome.key[1] == "extract":
@@ -174,20 +183,30 @@ class JobRunner:
         self.progress(report, f"document {doc_id} page {page}", "ocr")
 
     def _extracted(self, outcome: Outcome, report: WorkerReport) -> None:
-        """Record what a file's job read: fill its document in, take its attachments in; or reject it."""
+        """Record what a file's job read: fill its document in, take its attachments in; or reject it.
+
+        The job is finished in the same transaction, or, for an e-mail, once its
+        attachments are in: a worker that dies before leaves the job to be taken again.
+        """
         job_id, _, doc_id, _, sha, _ = outcome.key
         place = self.catalog.place_of(doc_id)
-        if outcome.ok:
-            ex = outcome.value
-            doc = self.catalog.document(doc_id)
-            fallback = datetime.fromisoformat(doc.date) if doc and doc.date else None
-            with self.catalog.transaction():
-                state = self.catalog.finish_extraction(doc_id, ex, stages.best_date(ex, fallback))
+        error = None if outcome.ok else outcome.reason
+        ex = outcome.value if outcome.ok else None
+        with self.catalog.transaction():
+            if ex is not None:
+                state = self.catalog.finish_extraction(doc_id, ex, stages.best_date(ex, self._fallback_date(doc_id)))
                 if state is not None:
                     self.catalog.audit("ingest.extracted", doc_id, sha, state=state, pages=len(ex.pages),
                                        needs_ocr=list(ex.needs_ocr), warnings=list(ex.warnings))
                     if ex.attachments:
                         self.catalog.expect_parts(doc_id, len(ex.attachments))
+                report.documents += state == "indexed"
+            elif self.catalog.reject_queued(doc_id, error):
+                self.catalog.add_reject(place, sha, doc_id, error)
+                self.catalog.audit("ingest.rejected", doc_id, sha, path=place, reason=error)
+            if ex is None or not ex.attachments:
+                report.lost += not self.catalog.finish_job(job_id, self.name, error)
+        if ex is not None and ex.attachments:
             # Attachments become documents (queued) of their own; a job taken again after its
             # worker died takes in those its first worker had not reached.
             taken = self.catalog.attachment_positions(doc_id)
@@ -196,20 +215,17 @@ class JobRunner:
                     self._ingester_for_attachments()._start(stages.Task(
                         label=f"{place}#attachment-{position}", data=attachment.data, filename=attachment.name,
                         message_id=doc_id, position=position))
-            report.files += 1
-            if state == "indexed":
-                report.documents += 1
-        else:
             with self.catalog.transaction():
-                if self.catalog.reject_queued(doc_id, outcome.reason):
-                    self.catalog.add_reject(place, sha, doc_id, outcome.reason)
-                    self.catalog.audit("ingest.rejected", doc_id, sha, path=place, reason=outcome.reason)
-            report.files += 1
-            report.rejected += 1
-        with self.catalog.transaction():
-            report.lost += not self.catalog.finish_job(job_id, self.name, None if outcome.ok else outcome.reason)
-        self._unindexed += 1
+                report.lost += not self.catalog.finish_job(job_id, self.name)
+        report.files += 1
+        report.rejected += ex is None
+        self._unindexed.add(doc_id)
         self.progress(report, place, "extract")
+
+    def _fallback_date(self, doc_id: int) -> datetime | None:
+        """Return the date a queued document has until its own is read (its file's time, its message's date)."""
+        date = self.catalog.date_of(doc_id)
+        return datetime.fromisoformat(date) if date else None
 
     def _ingester_for_attachments(self):
         if self._ingester is None:
@@ -241,5 +257,5 @@ class JobRunner:
     def _finish_document(self, doc_id: int, report: WorkerReport) -> None:
         if self.catalog.finish_ocr(doc_id):
             report.documents += 1
-            self._unindexed += 1
+            self._unindexed.add(doc_id)
 

@@ -21,9 +21,9 @@ def recognizer_for(catalog: Catalog, config: Config) -> Recognizer:
                       config["refs.document_prefixes"] or DEFAULT_DOC_PREFIXES)
 
 
-def sync_links(catalog: Catalog, recognizer: Recognizer) -> int:
-    """Find the references of every document not yet linked; return how many were linked."""
-    pending = catalog.unlinked()
+def sync_links(catalog: Catalog, recognizer: Recognizer, only: set[int] | None = None) -> int:
+    """Find the references of every document not yet linked (or of those of ``only``); return how many."""
+    pending = [i for i in catalog.unlinked() if only is None or i in only]
     touched: dict[str, set[int]] = {}
     for start in range(0, len(pending), 200):
         with catalog.transaction():

@@ -5,8 +5,10 @@ import os
 import stat
 
 import pytest
+from click.testing import CliRunner
 
 from archiver import Archive
+from archiver.cli import main
 from archiver.store import sha256_file
 from tests.conftest import write
 
@@ -244,3 +246,12 @@ def test_documents_a_dead_background_indexer_left_are_indexed_before_ingest_retu
     assert arc.catalog.unindexed() == []
     assert arc.search("gasket")[1] == 45
     arc.close()
+
+
+@pytest.mark.sqlite_only
+def test_queue_only_is_refused_on_an_embedded_archive_with_the_reason(archive, inbox):
+    write(inbox, "memo.txt", "A memo.")
+    result = CliRunner().invoke(main, ["--archive", str(archive.root), "ingest", "--queue-only", str(inbox)])
+    assert result.exit_code == 2
+    assert "--queue-only is for a team archive" in result.output
+    assert archive.status().totals["documents"] == 0

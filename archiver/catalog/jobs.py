@@ -80,6 +80,11 @@ class JobsMixin:
                               (reason, doc_id))
         return cur.rowcount == 1
 
+    def date_of(self, doc_id: int) -> str | None:
+        """Return a document's date (a queued one's: its file's time, or its message's date)."""
+        row = self.db.execute("SELECT date FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
     def place_of(self, doc_id: int) -> str:
         """Return where a document came from: its first path, or its message's place and attachment number."""
         row = self.db.execute("SELECT path FROM sources WHERE doc_id = ? ORDER BY id LIMIT 1", (doc_id,)).fetchone()
