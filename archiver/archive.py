@@ -168,8 +168,10 @@ class Archive(CrossRefs):
             if not want_ocr:
                 report = None
         if self.config["filing.enabled"]:
-            # Unchanged inputs and new paths of known content change nothing in the tree.
-            new = {r.doc_id for r in results if r.doc_id is not None and r.status not in ("unchanged", "duplicate")}
+            # Unchanged inputs and new paths of known content change nothing in the tree; a queued
+            # document is filed by the worker that reads it (by what it reads).
+            new = {r.doc_id for r in results
+                   if r.doc_id is not None and r.status not in ("unchanged", "duplicate", "queued")}
             if new:
                 with self.writing():
                     self._filer().run(only=new)
@@ -237,6 +239,12 @@ class Archive(CrossRefs):
             return
         with self.writing():
             self.sync_index(only)
+
+    def file_finished(self, doc_ids: set[int]) -> None:
+        """File the documents a worker finished reading (when filing is on), as ingest files what it took in."""
+        if doc_ids and self.config["filing.enabled"]:
+            with self.writing():
+                self._filer().run(only=doc_ids)
 
     @contextmanager
     def worker_pool(self) -> Iterator[None]:

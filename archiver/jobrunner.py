@@ -148,7 +148,7 @@ class JobRunner:
             pool.submit(job, ocr.ocr_page, original, mime, page, self.languages, self.config["ingest.max_image_pixels"])
 
     def _index(self, idle: bool = False) -> None:
-        """Link and index the documents this worker finished, in batches; when idle, any left by others too.
+        """Link, index and file the documents this worker finished, in batches; when idle, any left by others too.
 
         Each worker indexes its own documents, so that several workers share the
         indexing as they share the reading; when the queue is idle, one that finds
@@ -157,11 +157,14 @@ class JobRunner:
         if idle:
             if self._unindexed or self.catalog.unindexed() or self.catalog.unlinked():
                 self.archive.index_after_jobs()
-            self._unindexed, self._indexed_at = set(), time.monotonic()
-        elif self._unindexed and (len(self._unindexed) >= self.config["ingest.batch_size"]
-                                  or time.monotonic() - self._indexed_at > 5.0):
+        elif not self._unindexed or (len(self._unindexed) < self.config["ingest.batch_size"]
+                                     and time.monotonic() - self._indexed_at <= 5.0):
+            return
+        else:
             self.archive.index_after_jobs(self._unindexed)
-            self._unindexed, self._indexed_at = set(), time.monotonic()
+        # Filed as ingest files what it took in: by what was read (products, dates, numbers).
+        self.archive.file_finished(self._unindexed)
+        self._unindexed, self._indexed_at = set(), time.monotonic()
 
     def _record(self, outcome: Outcome, report: WorkerReport) -> None:
         if outcome.key[1] == "extract":

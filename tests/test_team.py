@@ -229,6 +229,7 @@ def test_queued_files_are_read_by_workers_as_ingest_reads_them_in_an_embedded_ar
     queued = cli.json("ingest", "--queue-only", str(inbox))
     assert [r["status"] for r in queued] == ["queued"] * 7
     assert cli.json("search", "housing") == []                        # nothing read yet
+    assert not list((root / "filed").rglob("*.*"))                     # nor filed
     status = cli.json("status")
     assert status["by_state"] == {"queued": 7} and status["jobs_by_kind"]["extract"]["queued"] == 7
     assert "reading files: 7 queued" in cli("status").output
@@ -257,6 +258,10 @@ def test_queued_files_are_read_by_workers_as_ingest_reads_them_in_an_embedded_ar
 
     [message] = [r for r in expected if r.source.endswith("mail.eml")]
     assert summary(team) == summary(embedded)
+    # Filed as the embedded ingest files them: by what the workers read.
+    filed = lambda arc: sorted(str(p.relative_to(arc.root / "filed")) for p in (arc.root / "filed").rglob("*")  # noqa: E731
+                               if p.is_file())
+    assert filed(team) == filed(embedded) and len(filed(team)) >= 7
     assert attached(team) == attached(embedded) and ("quote.txt", "attachment_of") in attached(team)
     assert sorted(r.reason for r in team.rejects()) == sorted(r.reason for r in embedded.rejects())
     assert team.status().by_state == {"indexed": 7, "rejected": 1}
