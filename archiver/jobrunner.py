@@ -155,8 +155,10 @@ class JobRunner:
         documents still unindexed (a worker died before indexing them) does them.
         """
         if idle:
-            if self._unindexed or self.catalog.unindexed() or self.catalog.unlinked():
-                self.archive.index_after_jobs()
+            # Documents other workers finished are theirs to index while any job is open.
+            others = not self.catalog.open_jobs() and (self.catalog.unindexed() or self.catalog.unlinked())
+            if self._unindexed or others:
+                self.archive.index_after_jobs(None if others else self._unindexed)
         elif not self._unindexed or (len(self._unindexed) < self.config["ingest.batch_size"]
                                      and time.monotonic() - self._indexed_at <= 5.0):
             return

@@ -80,9 +80,7 @@ def ocr_backlog(server: str, work: Path, scans: Path, workers: int) -> dict:
     s = team_subject(work / f"ocr-{workers}", scans.parent, url, work / "logs" / f"ocr-{workers}")
     store = s.run("store-scans", "ingest", str(scans), "--no-ocr", "--json")
     start = time.perf_counter()
-    procs = [subprocess.Popen([*s.argv, "worker", "--until-empty", "--processes", "1", "--json"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(workers)]
-    outs = [p.communicate()[0] for p in procs]
+    outs = run_workers(s, workers)
     wall = time.perf_counter() - start
     summaries = [json.loads(o.strip().splitlines()[-1]) for o in outs if o.strip()]
     pages = sum(x["pages"] for x in summaries)
@@ -92,15 +90,30 @@ def ocr_backlog(server: str, work: Path, scans: Path, workers: int) -> dict:
             "per_worker": [x["pages"] for x in summaries]}
 
 
+def run_workers(s: measure.Subject, workers: int) -> list[str]:
+    """Run ``workers`` workers until the queue is empty; return what each printed.
+
+    Their output goes to files, not pipes: a pipe nobody reads while another
+    worker is waited for fills up and stops its worker.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        logs = [Path(tmp) / f"worker{i}.jsonl" for i in range(workers)]
+        handles = [log.open("w") for log in logs]
+        procs = [subprocess.Popen([*s.argv, "worker", "--until-empty", "--processes", "1", "--json"],
+                                  stdout=h, stderr=subprocess.DEVNULL, text=True) for h in handles]
+        for p, h in zip(procs, handles):
+            p.wait()
+            h.close()
+        return [log.read_text() for log in logs]
+
+
 def extract_backlog(server: str, work: Path, electronic: Path, workers: int) -> dict:
     """Store and queue the electronic files (``ingest --queue-only``), then time ``workers`` workers reading them."""
     url = new_database(server, f"bench_extract_{workers}")
     s = team_subject(work / f"extract-{workers}", electronic.parent, url, work / "logs" / f"extract-{workers}")
     store = s.run("queue", "ingest", str(electronic), "--queue-only", "--json")
     start = time.perf_counter()
-    procs = [subprocess.Popen([*s.argv, "worker", "--until-empty", "--processes", "1", "--json"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(workers)]
-    outs = [p.communicate()[0] for p in procs]
+    outs = run_workers(s, workers)
     wall = time.perf_counter() - start
     summaries = [json.loads(o.strip().splitlines()[-1]) for o in outs if o.strip()]
     files = sum(x["files"] for x in summaries)
