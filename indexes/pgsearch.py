@@ -66,11 +66,18 @@ _INSERT_WORDS = "INSERT INTO search_word (word) SELECT unnest(%s::text[]) ON CON
 # chunk for a common word instead of asking the GIN index (3x slower). JIT costs more than a search.
 _PLANNER = "SET LOCAL enable_seqscan = off; SET LOCAL jit = off"
 _SEARCH = """
-WITH hit AS MATERIALIZED (SELECT d.doc_id, {score} AS score FROM search_doc d WHERE {where} AND {filter}),
-best AS (SELECT c.doc_id, max(ts_rank(c.words, {words}::tsquery)) AS score FROM search_chunk c
-         JOIN hit ON hit.doc_id = c.doc_id WHERE c.words @@ {words}::tsquery GROUP BY c.doc_id)
+WITH {chunks}hit AS MATERIALIZED (SELECT d.doc_id, {score} AS score FROM search_doc d WHERE {where} AND {filter}),
+best AS ({best})
 SELECT hit.doc_id, hit.score + coalesce(best.score, 0), count(*) OVER ()
 FROM hit LEFT JOIN best ON best.doc_id = hit.doc_id ORDER BY 2 DESC, hit.doc_id LIMIT %(limit)s
+"""
+# A document's text ranks by its best chunk for the query's content words.
+_BEST = """SELECT c.doc_id, max(ts_rank(c.words, {words}::tsquery)) AS score FROM search_chunk c
+         JOIN hit ON hit.doc_id = c.doc_id WHERE c.words @@ {words}::tsquery GROUP BY c.doc_id"""
+# The chunks that hold one word, phrase or prefix of the content, read once: when that is the
+# query's only ranked content, they rank it as well (reading each chunk a second time cost as much).
+_CHUNKS = """{name} AS MATERIALIZED (SELECT doc_id, max(score) AS score FROM (SELECT doc_id, {rank} AS score
+         FROM search_chunk WHERE words @@ {tsquery}::tsquery OFFSET 0) m GROUP BY doc_id),
 """
 
 
@@ -176,13 +183,18 @@ class PgFulltextIndex:
         conn = self._open()
         with conn.transaction(), conn.cursor() as cur:
             cur.execute(_PLANNER)
-            sql = _Compiler(cur)
+            formats, products, change_requests = list(formats), list(products), list(change_requests)
+            filters = bool(formats or after or before or products or change_requests)
+            # A query that is one word or phrase (in any field) finds its documents by their text:
+            # ranking the text while finding it saves a second read. Narrowed by filters or other
+            # conditions, the few documents left are ranked afterwards instead.
+            sql = _Compiler(cur, rank_while_finding=not filters and tree[0] not in ("and", "andnot", "not"))
             where = sql.condition(tree)
             filt = sql.filter(formats, after, before, products, change_requests)
             score, words = sql.rank()
             sql.params["limit"] = None if limit is None else max(limit, 1)  # a row at least: it holds the total
-            rows = cur.execute(_SEARCH.format(score=score, words=words, where=where, filter=filt),
-                               sql.params).fetchall()
+            rows = cur.execute(_SEARCH.format(chunks=sql.chunks(), score=score, where=where, filter=filt,
+                                              best=sql.best() or _BEST.format(words=words)), sql.params).fetchall()
         total = rows[0][2] if rows else 0
         rows = rows if limit is None else rows[:max(limit, 0)]
         return [Hit(doc_id, round(float(score), 4), fulltext.snippet(text_of(doc_id) if text_of else "", tree))
@@ -299,11 +311,13 @@ class _Compiler:
     Every condition is true or false, never NULL, so that NOT is the complement.
     """
 
-    def __init__(self, cur: psycopg.Cursor):
+    def __init__(self, cur: psycopg.Cursor, rank_while_finding: bool = False):
         self._cur = cur  # to look wildcards up in the vocabulary
+        self._rank_while_finding = rank_while_finding
         self.params: dict[str, object] = {}
         self._ranked: dict[str, list[str]] = {f: [] for f in ("content", *TEXT_FIELDS, "ident")}
         self._negated = 0
+        self._chunk_sets: dict[tuple[str, bool], str] = {}   # (tsquery, ranked) -> name of its CTE
 
     def param(self, value: object) -> str:
         """Keep a value as a parameter and return its placeholder."""
@@ -367,8 +381,35 @@ class _Compiler:
         if not self._negated:
             self._ranked[field].append(tsquery)
         if field == "content":
-            return f"d.doc_id IN (SELECT doc_id FROM search_chunk WHERE words @@ {self.param(tsquery)}::tsquery)"
+            ranked = self._rank_while_finding and not self._negated
+            return f"d.doc_id IN (SELECT doc_id FROM {self._chunk_set(tsquery, ranked)})"
         return f"(d.{field} @@ {self.param(tsquery)}::tsquery)"
+
+    def _chunk_set(self, tsquery: str, ranked: bool) -> str:
+        """Return the name of the CTE of the documents whose text matches a tsquery (with its rank if ranked)."""
+        key = (tsquery, ranked)
+        if key not in self._chunk_sets:
+            self._chunk_sets[key] = f"c{len(self._chunk_sets)}"
+        return self._chunk_sets[key]
+
+    def chunks(self) -> str:
+        """Return the CTEs of the content's words, phrases and prefixes (before ``hit``)."""
+        out = []
+        for (tsquery, ranked), name in self._chunk_sets.items():
+            q = self.param(tsquery)
+            # (Ranked before grouping, OFFSET 0 keeping it so: sorting the rows with their
+            # tsvectors for the grouping spilled to disk.)
+            out.append(_CHUNKS.format(name=name, tsquery=q, rank=f"ts_rank(words, {q}::tsquery)" if ranked
+                                      else "NULL::real"))
+        return "".join(out)
+
+    def best(self) -> str | None:
+        """Return the ranking of the text from a chunk CTE when the query ranks by that one tsquery, else None."""
+        if len(self._ranked["content"]) == 1:
+            name = self._chunk_sets.get((self._ranked["content"][0], True))
+            if name:
+                return f"SELECT doc_id, score FROM {name}"
+        return None
 
     def _tsquery(self, node: tuple) -> str | None:
         """Return the tsquery of a word leaf, None if it matches nothing."""
