@@ -302,6 +302,9 @@ class Archive(CrossRefs):
                   for e in self.catalog.audit_events(doc_id))
         if new:
             return IngestResult(label, doc.sha256, doc_id, "queued", None, doc.format, (), message.doc_id)
+        if doc.state == "rejected":
+            # Another copy of a file that cannot be read is as unreadable as the first (as ingest says).
+            return IngestResult(label, doc.sha256, doc_id, "rejected", doc.reason, None, (), message.doc_id)
         return IngestResult(label, doc.sha256, doc_id, "duplicate", f"same content as document {doc_id}", None, (),
                             message.doc_id)
 

@@ -155,8 +155,10 @@ class JobRunner:
         documents still unindexed (a worker died before indexing them) does them.
         """
         if idle:
-            # Documents other workers finished are theirs to index while any job is open.
-            others = not self.catalog.open_jobs() and (self.catalog.unindexed() or self.catalog.unlinked())
+            # Documents other workers finished are theirs to index while any job is open (in an
+            # embedded archive, the ingest that committed them indexes them).
+            others = (self.archive.team and not self.catalog.open_jobs()
+                      and bool(self.catalog.unindexed() or self.catalog.unlinked()))
             if self._unindexed or others:
                 self.archive.index_after_jobs(None if others else self._unindexed)
         elif not self._unindexed or (len(self._unindexed) < self.config["ingest.batch_size"]

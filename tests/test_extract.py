@@ -503,6 +503,28 @@ def test_email_nested_message_and_inline_image_become_attachments(tmp_path):
     assert b"inner body" in result.attachments[2].data
 
 
+@pytest.mark.parametrize("encoding, encode", [
+    ("base64", lambda b: __import__("base64").encodebytes(b)),
+    ("quoted-printable", lambda b: __import__("quopri").encodestring(b))])
+def test_an_attached_message_encoded_against_the_rules_is_decoded(tmp_path, encoding, encode):
+    # RFC 2046 forbids a transfer encoding on message/rfc822, but some mailers send one;
+    # the attachment must still be the message, not its encoded text.
+    inner = b"From: inner@example.com\r\nSubject: forwarded CR-2024-0007\r\n\r\ninner body = 100 %\r\n"
+    path = tmp_path / "e.eml"
+    path.write_bytes(
+        b"From: a@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"
+        b"--B\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: " + encoding.encode()
+        + b"\r\n\r\n" + encode(inner) + b"\r\n--B--\r\n")
+    [attached] = extract(path, EML).attachments
+    assert attached.content_type == "message/rfc822"
+    assert attached.data.replace(b"\r\n", b"\n") == inner.replace(b"\r\n", b"\n")
+    nested = tmp_path / "inner.eml"
+    nested.write_bytes(attached.data)
+    assert extract(nested, EML).title == "forwarded CR-2024-0007"
+
+
 def test_email_unknown_charset_and_8bit_headers_are_tolerated(tmp_path):
     path = make_eml(tmp_path / "u.eml", subject="Grüße, =?x-bogus?q?Caf=E9?=",
                     charset="x-unknown-foo", body_bytes="Café au lait".encode("latin-1"))

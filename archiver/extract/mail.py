@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import quopri
 import re
 from datetime import datetime
 from email import policy, quoprimime
@@ -159,6 +160,20 @@ def _is_attachment(part: Message) -> bool:
 def _payload(part: Message) -> bytes:
     if part.get_content_type() == "message/rfc822" and part.is_multipart():
         inner = part.get_payload(0)
+        encoding = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+        # RFC 2046 forbids encoding an attached message, but some mailers do. Base64 text
+        # parses as one header-less body, which decodes to the message; quoted-printable
+        # text parses as the message with its escapes (=3D) left in, which decode in place.
+        if encoding == "base64" and not inner.keys() and isinstance(inner.get_payload(), str):
+            try:
+                return base64.b64decode(inner.get_payload().encode("ascii", "replace"))
+            except binascii.Error:
+                pass   # not base64 after all: keep it as the parser read it
+        if encoding == "quoted-printable":
+            try:
+                return quopri.decodestring(inner.as_bytes(policy=policy.compat32))
+            except Exception:  # noqa: BLE001 - regenerating a broken message may fail
+                pass
         try:
             return inner.as_bytes(policy=policy.compat32)
         except Exception:  # noqa: BLE001 - regenerating a broken message may fail
