@@ -118,20 +118,22 @@ class Archive(CrossRefs):
         self.catalog.close()
 
     @contextmanager
-    def writing(self, check_settings: bool = True) -> Iterator[None]:
+    def writing(self, check_settings: bool = True, quiet: bool = False) -> Iterator[None]:
         """Hold the archive's writer lock (waiting, bounded, for another writer).
 
         Commands that change the archive need every setting right; export and
         verify (which only append to the audit chain) ask with ``check_settings`` False.
+        ``quiet`` waits without saying so (a worker's short, frequent filing).
         """
         if check_settings:
             self.config.check()
+        on_wait = None if quiet else self.on_wait
         if self.team:
             # Machines sharing the archive folder cannot trust file locks on a network share.
-            with self.catalog.writer_lock(self.config["lock.timeout"], self.on_wait):
+            with self.catalog.writer_lock(self.config["lock.timeout"], on_wait):
                 yield
             return
-        with writer_lock(self.root / "write.lock", self.config["lock.timeout"], self.on_wait):
+        with writer_lock(self.root / "write.lock", self.config["lock.timeout"], on_wait):
             yield
 
     # -- ingest and index ---------------------------------------------------
@@ -243,7 +245,7 @@ class Archive(CrossRefs):
     def file_finished(self, doc_ids: set[int]) -> None:
         """File the documents a worker finished reading (when filing is on), as ingest files what it took in."""
         if doc_ids and self.config["filing.enabled"]:
-            with self.writing():
+            with self.writing(quiet=True):
                 self._filer().run(only=doc_ids)
 
     @contextmanager

@@ -146,7 +146,9 @@ class PgFulltextIndex:
         """Yield a writer; commit when the block succeeds, roll back and re-raise when it fails."""
         conn = self._open()
         with conn.transaction(), conn.cursor() as cur:
-            yield _Writer(cur)
+            w = _Writer(cur)
+            yield w
+            w.flush()
 
     def rebuild(self, records: Iterable[IndexRecord]) -> int:
         """Empty the index and refill it from ``records`` in one transaction; return the number of documents.
@@ -165,6 +167,7 @@ class PgFulltextIndex:
             for record in records:
                 w.add(record)
                 count += 1
+            w.flush()
             cur.execute("ANALYZE search_doc, search_chunk, search_word")  # the planner needs fresh statistics
         return count
 
@@ -215,6 +218,17 @@ class _Writer:
     def __init__(self, cur: psycopg.Cursor, fresh: bool = False):
         self._cur = cur
         self._fresh = fresh  # the tables were just emptied: there are no old chunks to remove
+        self._words: set[str] = set()
+
+    def flush(self) -> None:
+        """Add the new words of the documents added to the vocabulary (before the transaction commits).
+
+        Once per transaction and sorted: two writers (workers of a team archive) then
+        lock new words in the same order and never deadlock, as they did word list by word list.
+        """
+        if self._words:
+            self._cur.execute(_INSERT_WORDS, (sorted(self._words),))
+            self._words = set()
 
     def add(self, r: IndexRecord) -> None:
         """Add a document or replace it if its id is already indexed."""
@@ -224,9 +238,7 @@ class _Writer:
             self._cur.execute("DELETE FROM search_chunk WHERE doc_id = %s", (r.doc_id,))
         if chunks := list(_chunks(tokens["content"])):
             self._cur.execute(_INSERT_CHUNKS, (r.doc_id, chunks))
-        # Sorted, so that two writers lock new words in the same order.
-        if words := sorted({t for f in ("content", *TEXT_FIELDS) for t, _ in tokens[f] if _fits(t)}):
-            self._cur.execute(_INSERT_WORDS, (words,))
+        self._words.update(t for f in ("content", *TEXT_FIELDS) for t, _ in tokens[f] if _fits(t))
 
     def delete(self, doc_id: int) -> None:
         """Remove a document from the index."""

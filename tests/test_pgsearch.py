@@ -274,3 +274,33 @@ def test_analyse_numbers_positions_as_the_index_does():
     # Stop words are not counted, so that a phrase matches across them.
     assert analyse("content", "The review found the gearbox") == [("review", 1), ("found", 2), ("gearbox", 3)]
     assert analyse("ident", "CR\u20112023\u20110142") == [("cr-2023-0142", 0)]
+
+
+def test_two_writers_adding_the_same_new_words_in_opposite_orders_do_not_deadlock(pgix, db_url):
+    # Two workers of a team archive index at once: each batch's new words go to the shared
+    # vocabulary. Word by word, writer A took "alpha" then needed "omega" while writer B
+    # held "omega" and needed "alpha", and PostgreSQL killed one of them (a deadlock).
+    import threading
+    both_added_once = threading.Barrier(2, timeout=30)
+    errors = []
+
+    def write(first: int, words: tuple[str, str]) -> None:
+        ix = PgFulltextIndex(db_url)
+        try:
+            with ix.writer() as w:
+                w.add(doc(first, "", f"zz{words[0]}"))
+                both_added_once.wait()
+                w.add(doc(first + 1, "", f"zz{words[1]}"))
+        except Exception as exc:  # noqa: BLE001 - the test reports what a writer met
+            errors.append(exc)
+        finally:
+            ix.close()
+
+    threads = [threading.Thread(target=write, args=(100, ("alpha", "omega"))),
+               threading.Thread(target=write, args=(200, ("omega", "alpha")))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert [pgix.search(f"zz{w}*", limit=None)[1] for w in ("alph", "omeg")] == [2, 2]
