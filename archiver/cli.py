@@ -24,6 +24,11 @@ class _Group(click.Group):
         except ArchiverError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
+        except OSError as exc:
+            # A folder that cannot be written, a full disk: the file and the system's reason.
+            where = f"{output.printable(exc.filename)}: " if exc.filename else ""
+            click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(EXIT_ERROR)
         except Exception as exc:
             # A team archive's database server can go away in the middle of a command.
             if not type(exc).__module__.startswith("psycopg"):
@@ -131,12 +136,17 @@ def ingest(archive: Archive, paths, no_ocr: bool, queue_only: bool, fail_on_reje
     Example:
       archiver ingest ~/inbox/specs scan-0042.pdf
     """
+    root = archive.root.resolve()
+    own = [p for p in paths if p.resolve() == root or root in p.resolve().parents]
     if queue_only and not archive.team:
         raise click.UsageError("--queue-only is for a team archive (catalog in PostgreSQL), where workers read "
                                "the queue")
     with _progress(not as_json, "Ingesting") as progress, _progress(not as_json, "Reading files and pages" if archive.team else "OCR pages") as ocr_progress:
         report = archive.ingest(paths, progress=progress, ocr=False if no_ocr else None,
                                 ocr_progress=ocr_progress, queue_only=queue_only)
+    for path in own:
+        click.secho(f"warning: {output.printable(path)}: skipped, it is the archive's own folder", fg="yellow",
+                    err=True)
     if report.ocr and report.ocr.warning:
         click.secho(f"warning: {report.ocr.warning}", fg="yellow", err=True)
     if as_json:
@@ -198,9 +208,9 @@ class _progress:
 def _print_ingest_summary(results) -> None:
     for r in results:
         if r.status == "rejected":
-            click.secho(f"rejected: {r.source}: {r.reason}", fg="red", err=True)
+            click.secho(f"rejected: {output.printable(r.source)}: {output.printable(r.reason)}", fg="red", err=True)
         for w in r.warnings:
-            click.secho(f"warning: {r.source}: {w}", fg="yellow", err=True)
+            click.secho(f"warning: {output.printable(r.source)}: {output.printable(w)}", fg="yellow", err=True)
     counts = {s: sum(1 for r in results if r.status == s)
               for s in ("indexed", "waiting_ocr", "queued", "duplicate", "unchanged", "rejected")}
     inputs = sum(1 for r in results if r.parent is None)
@@ -251,9 +261,9 @@ def search(archive: Archive, query: str, formats, after, before, limit, products
     click.echo(lines[0])
     for line, hit in zip(lines[1:], hits):
         click.echo(line)
-        click.echo("    " + output.highlight(hit.snippet[:300]))
+        click.echo("    " + output.highlight(output.printable(hit.snippet[:300])))
         if hit.source:
-            click.secho(f"    {hit.source}", dim=True)
+            click.secho(f"    {output.printable(hit.source)}", dim=True)
     click.echo(f"{len(hits)} of {total} matching document{'s' * (total != 1)}")
 
 
@@ -326,18 +336,19 @@ def _print_show(view) -> None:
                                                                  else "no words could be read")))
     for key, value in pairs:
         if value not in (None, ""):
-            click.echo(f"{click.style(f'{key:<9}', bold=True)} {value}")
+            click.echo(f"{click.style(f'{key:<9}', bold=True)} {output.printable(value)}")
     click.secho("seen at", bold=True)
     for s in view.sources:
-        click.echo(f"  {s.path}" + ("  (gone)" if s.status != "present" else ""))
+        click.echo(f"  {output.printable(s.path)}" + ("  (gone)" if s.status != "present" else ""))
     for doc_id, name in view.attached_to:
-        click.echo(f"  attachment {name!r} of document {doc_id}")
+        click.echo(f"  attachment {output.printable(repr(name))} of document {doc_id}")
     if view.attachments:
         click.secho("attachments", bold=True)
         for doc_id, name in view.attachments:
-            click.echo(f"  {doc_id:>6}  {name}")
+            click.echo(f"  {doc_id:>6}  {output.printable(name)}")
     click.secho("text", bold=True)
-    click.echo("  " + (view.text_start.strip().replace("\n", "\n  ") or "(none)"))
+    lines = [output.printable(line) for line in view.text_start.strip().split("\n")]
+    click.echo("  " + ("\n  ".join(lines) if any(lines) else "(none)"))
 
 
 @main.command()

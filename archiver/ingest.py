@@ -61,7 +61,7 @@ class Ingester:
                 # extraction job, and the worker that takes the job again takes them in.)
                 self._resume_messages()
             for path in files:
-                self._start(Task(label=str(path), path=path))
+                self._start(stages.task_for(path))
             self._drain()
         except BaseException:
             if self._pool is not None and not self._own_pool:
@@ -131,8 +131,7 @@ class Ingester:
     def _resume_messages(self) -> None:
         """Take in the attachments of messages whose ingest was interrupted after the message was committed."""
         for doc_id, sha256, mime in self.catalog.messages_with_pending_parts():
-            sources = self.catalog.sources(doc_id)
-            label = sources[0].path if sources else f"document {doc_id}"
+            label = self.catalog.place_of(doc_id)   # its path, or its message's and attachment number
             pool = self._ensure_pool()
             while not pool.has_room():
                 self._handle(pool.collect())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import sys
 from typing import Any, Sequence
@@ -26,9 +27,21 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
 
 
+# Control characters (an ESC that would retitle the terminal, a newline in a file name) and
+# the bidirectional overrides that reorder what follows them.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(value: Any) -> str:
+    """Return a value as one line of text for a person, its control characters shown as escapes (\\x1b)."""
+    text = "" if value is None else str(value)
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                            else f"\\u{ord(m.group()):04x}", text)
+
+
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], right: Sequence[int] = ()) -> str:
     """Return rows as an aligned plain-text table; the last column is cut to the terminal width."""
-    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    cells = [[printable(c) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     # Cut the last column to the terminal's width only on a terminal; piped output stays whole.
     term = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 1 << 16

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -68,6 +69,8 @@ def discover(paths: Iterable[Path], skip: Path | None = None) -> Iterator[Path]:
     skip = Path(os.path.abspath(skip)) if skip else None
     for path in paths:
         path = Path(os.path.abspath(path))
+        if skip is not None and (path == skip or skip in path.parents):
+            continue   # the archive itself (its catalog, index and originals) is never an input
         if path.is_dir():
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if skip is None or Path(folder, d) != skip)
@@ -77,18 +80,35 @@ def discover(paths: Iterable[Path], skip: Path | None = None) -> Iterator[Path]:
             yield path
 
 
+def readable(text: str) -> str:
+    """Return a path or name as valid Unicode: bytes of it that are not UTF-8 (which Python keeps
+    as lone surrogates) are written as escapes such as \\xff, so that different names stay different."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def task_for(path: Path) -> Task:
+    """Return the task of an input file; a name that is not valid UTF-8 is recorded readable, with a warning."""
+    label = readable(str(path))
+    if label == str(path):
+        return Task(label=label, path=path)
+    return Task(label=label, path=path, warnings=(f"the file name is not valid UTF-8; recorded as {label}",))
+
+
 def check_unchanged(task: Task, catalog: Catalog) -> Task:
     """Finish a task whose path was seen before with the same size and mtime."""
     try:
         st = task.path.stat()
     except FileNotFoundError:
+        if task.path.is_symlink():
+            target = readable(os.readlink(task.path))
+            return replace(task, status="rejected", reason=f"broken symbolic link: {target} does not exist")
         return replace(task, status="rejected", reason="file vanished before it could be read")
     except OSError as exc:
         return replace(task, status="rejected", reason=f"cannot read: {exc.strerror or exc}")
     if not stat.S_ISREG(st.st_mode):
         # A pipe, socket or device would block or never end: refuse it before reading a byte.
         return replace(task, status="rejected", reason="not a regular file (a pipe, socket or device)")
-    task = replace(task, size=st.st_size, mtime_ns=st.st_mtime_ns, filename=task.path.name)
+    task = replace(task, size=st.st_size, mtime_ns=st.st_mtime_ns, filename=readable(task.path.name))
     seen = catalog.source_at(task.label)
     if seen and seen[1] == st.st_size and seen[2] == st.st_mtime_ns:
         return replace(task, status="unchanged", doc_id=seen[0])
@@ -163,6 +183,21 @@ def file_time(task: Task) -> datetime | None:
     return datetime.fromtimestamp(task.mtime_ns / 1e9, tz=timezone.utc).replace(microsecond=0)
 
 
+# Terminal escape sequences (colour, window title) and other control characters in
+# metadata: a title is one line of text to search, show and export.
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]+")
+
+
+def one_line(value: str | None) -> str | None:
+    """Return a metadata value without escape sequences, its control characters as single spaces."""
+    if not value:
+        return value
+    return _CONTROLS.sub(" ", _ESCAPES.sub("", value)).strip() or None
+
+
 def extract_original(path: str, mime: str, limits: Limits) -> Extraction:
     """Extract one stored original (runs in a worker process)."""
-    return extract.extract(Path(path), mime, limits)
+    ex = extract.extract(Path(path), mime, limits)
+    return replace(ex, title=one_line(ex.title), author=one_line(ex.author), subject=one_line(ex.subject),
+                   keywords=one_line(ex.keywords))

@@ -11,6 +11,7 @@ import json
 import math
 import re
 import shutil
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -201,10 +202,16 @@ class FulltextIndex:
         if version != SCHEMA_VERSION:
             raise IndexVersionMismatch(
                 f"the search index was built by schema version {version}; this archiver uses {SCHEMA_VERSION}")
-        try:
-            return index.open_dir(str(self.path))
-        except Exception as exc:  # Whoosh raises many types for a damaged index
-            raise IndexVersionMismatch(f"the search index is damaged ({type(exc).__name__}: {exc})") from exc
+        for attempt in range(5):
+            try:
+                return index.open_dir(str(self.path))
+            except FileNotFoundError as exc:
+                # A writer committed a newer generation and removed the one being opened: open that.
+                if attempt == 4:
+                    raise IndexVersionMismatch(f"the search index is damaged (FileNotFoundError: {exc})") from exc
+                time.sleep(0.05 * (attempt + 1))
+            except Exception as exc:  # Whoosh raises many types for a damaged index
+                raise IndexVersionMismatch(f"the search index is damaged ({type(exc).__name__}: {exc})") from exc
 
     def check(self) -> None:
         """Raise a :class:`FulltextError` unless the index can be opened."""

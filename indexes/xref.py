@@ -5,6 +5,7 @@ import io
 import json
 import os
 import pickle
+import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -378,12 +379,23 @@ def _unify_types(rows: list[dict]) -> None:
             row[name] = str(row[name])
 
 
+# Characters XML 1.0 does not allow (a PDF title with a form feed, an ESC in a subject).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value):
+    """Return a string with the characters XML cannot hold replaced by U+FFFD; other values as they are."""
+    return _NOT_XML.sub("\ufffd", value) if isinstance(value, str) else value
+
+
 def _flat_graph(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """Copy the graph with only str/int/float/bool attributes, as GraphML and GEXF require."""
-    nodes = [(n, dict(_flat_items({"kind": d["kind"], "label": d["label"]}, d["attrs"])))
+    """Copy the graph with only str/int/float/bool attributes, XML-safe, as GraphML and GEXF require."""
+    def clean(items):
+        return {name: xml_text(value) for name, value in items}
+    nodes = [(xml_text(n), clean(_flat_items({"kind": d["kind"], "label": d["label"]}, d["attrs"])))
              for n, d in g.nodes(data=True)]
-    edges = [(u, v, k, dict(_flat_items({"relation": d["relation"], "evidence": d["evidence"],
-                                         "where": d["where"]}, d["attrs"])))
+    edges = [(xml_text(u), xml_text(v), k, clean(_flat_items({"relation": d["relation"], "evidence": d["evidence"],
+                                                              "where": d["where"]}, d["attrs"])))
              for u, v, k, d in g.edges(keys=True, data=True)]
     _unify_types([d for _, d in nodes])
     _unify_types([d for *_, d in edges])

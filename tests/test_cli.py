@@ -201,3 +201,81 @@ def test_readme_documents_every_command_and_setting():
     for setting in SETTINGS:
         assert f"`{setting.name}`" in readme, f"setting {setting.name} missing from README"
         assert setting.help in readme, f"help of {setting.name} differs in README"
+
+
+# -- hostile names, titles and arguments -------------------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_is_taken_in_under_a_readable_name(cli, inbox):
+    write(inbox, "before.txt", "A memo before the odd one.")
+    with open(os.fsencode(inbox) + b"/odd\xff name.txt", "w") as f:
+        f.write("The odd one names CR-2024-0777.")
+    write(inbox, "zafter.txt", "A memo after the odd one.")
+    rows = cli.json("ingest", str(inbox))
+    assert [r["status"] for r in rows] == ["indexed"] * 3           # the rest of the batch goes on
+    odd = next(r for r in rows if "odd" in r["source"])
+    assert odd["source"].endswith("odd\\xff name.txt") and "not valid UTF-8" in odd["warnings"][0]
+    [hit] = cli.json("search", "CR-2024-0777")
+    assert hit["source"] == odd["source"]
+    assert [r["status"] for r in cli.json("ingest", str(inbox))] == ["unchanged"] * 3
+
+
+def test_escape_sequences_in_a_title_never_reach_the_terminal_and_the_title_is_searchable(cli, inbox):
+    from tests.makers import make_eml
+    make_eml(inbox / "escapes.eml", subject="\x1b[31mREDWORD\x1b[0m \x1b]0;PWNED\x07 about CR-2024-0778",
+             attachments=[("evil\x1b[2J.txt", b"An attachment about CR-2024-0778.", "text/plain")])
+    write(inbox, "tab\tand\x1besc.txt", "A file with a hostile name about CR-2024-0778.")
+    assert cli("ingest", str(inbox)).exit_code == 0
+    [mail] = [h for h in cli.json("search", "REDWORD")]
+    assert mail["title"] == "REDWORD  about CR-2024-0778"
+    for args in (("show", str(mail["doc_id"])), ("search", "CR-2024-0778"), ("related", "CR-2024-0778"),
+                 ("timeline", "CR-2024-0778"), ("rejects",)):
+        out = cli(*args).output
+        assert "\x1b" not in out and "\x07" not in out, args
+    assert "evil\\x1b[2J.txt" in cli("show", str(mail["doc_id"])).output
+
+
+def test_a_control_character_in_a_title_does_not_stop_the_evidence_export(cli, inbox, tmp_path):
+    import xml.etree.ElementTree as ET
+    from tests.makers import make_pdf
+    make_pdf(inbox / "report.pdf", ["Quarterly report on CR-2024-0779."], title="Quarterly\x0creport")
+    write(inbox, "vt\x0bname CR-2024-0779.txt", "A note on CR-2024-0779.")
+    assert cli("ingest", str(inbox)).exit_code == 0
+    result = cli("export", "CR-2024-0779", "--out", str(tmp_path / "bundle"))
+    assert result.exit_code == 0, result.output
+    assert cli("verify", str(tmp_path / "bundle")).exit_code == 0
+    for fmt in ("graphml", "gexf"):
+        out = tmp_path / f"g.{fmt}"
+        assert cli("graph", "export", "--format", fmt, "--out", str(out)).exit_code == 0
+        ET.parse(out)   # well-formed XML
+
+
+@pytest.mark.parametrize("ref", ["9223372036854775808", "999999999999999999999999", "²"])
+def test_a_document_number_past_64_bits_is_no_such_document(cli, ref):
+    for args in (("show", ref), ("related", ref), ("path", ref, "1")):
+        result = CliRunner().invoke(main, ["--archive", str(cli.root), *args])
+        assert result.exit_code == 1 and result.output.startswith(f"Error: {ref}: no such document"), args
+
+
+def test_a_system_error_is_one_line_not_a_traceback(cli, inbox):
+    write(inbox, "a.txt", "A memo on CR-2024-0780.")
+    cli("ingest", str(inbox))
+    result = CliRunner().invoke(main, ["--archive", str(cli.root), "export", "CR-2024-0780", "--out", "/proc/x"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: /proc/x") and len(result.output.strip().splitlines()) == 1
+
+
+def test_the_archive_folder_itself_is_never_taken_in(cli, inbox):
+    write(inbox, "a.txt", "A memo.")
+    cli("ingest", str(inbox))
+    result = CliRunner().invoke(main, ["--archive", str(cli.root), "ingest", str(cli.root)])
+    assert result.exit_code == 0 and "it is the archive's own folder" in result.output
+    assert cli.json("status")["documents"] == 1
+
+
+def test_a_broken_symbolic_link_is_rejected_as_such(cli, inbox):
+    write(inbox, "a.txt", "A memo.")
+    (inbox / "dangling.txt").symlink_to(inbox / "nowhere.txt")
+    rows = {Path(r["source"]).name: r for r in cli.json("ingest", str(inbox))}
+    assert rows["dangling.txt"]["status"] == "rejected"
+    assert rows["dangling.txt"]["reason"] == f"broken symbolic link: {inbox / 'nowhere.txt'} does not exist"

@@ -221,3 +221,23 @@ def test_a_2_gb_file_is_handled_within_its_limits(archive, inbox):
     results = {os.path.basename(r.source): r for r in archive.ingest([inbox]).results}
     assert results["huge.bin"].status == "rejected"
     assert results["small.txt"].status == "indexed"
+
+
+def test_a_search_that_opens_the_index_while_a_writer_replaces_its_generation_retries(tmp_path, monkeypatch):
+    # The soak test once saw "the search index is damaged (FileNotFoundError: ..._MAIN_95.toc)":
+    # a reader listed generation 95 just before a writer committed 96 and removed it.
+    from whoosh import index as whoosh_index
+    from indexes.fulltext import FulltextIndex, IndexRecord
+    ix = FulltextIndex(tmp_path / "ix")
+    ix.create()
+    with ix.writer() as w:
+        w.add(IndexRecord(doc_id=1, title="memo", content="the gearbox housing"))
+    real, calls = whoosh_index.open_dir, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory", "_MAIN_95.toc")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(whoosh_index, "open_dir", racing)
+    assert ix.search("gearbox")[1] == 1 and len(calls) == 2
