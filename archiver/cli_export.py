@@ -50,7 +50,8 @@ def export(archive: Archive, id, query, product, cr, after, before, related, out
     if as_json:
         return output.print_json(result)
     cn = result.control_numbers
-    summary = f"{result.documents} documents ({cn['first']} to {cn['last']}): {result.selection}"
+    summary = (f"{result.documents} document{'s' * (result.documents != 1)} ({cn['first']} to {cn['last']}): "
+               f"{result.selection}")
     if dry_run:
         rows = [(r["control_number"], r["doc_id"], f"  in {r['parent']}" if r["parent"] else "",
                  (r["date"] or "")[:10], r["title"]) for r in result.items]

@@ -78,14 +78,22 @@ def load_products(path: Path) -> list[Product]:
         raise ConfigError(f"{path}: cannot read the products file: {exc}") from exc
     products = []
     for i, entry in enumerate(table.get("products", []), start=1):
-        if not isinstance(entry, dict) or not isinstance(entry.get("code"), str) or not entry["code"].strip():
+        if not isinstance(entry, dict) or "code" not in entry:
             raise ConfigError(f"{path}: product {i} has no code")
+        if not isinstance(entry["code"], str) or not entry["code"].strip():
+            raise ConfigError(f"{path}: product {i}: code must be a text, such as code = \"WX-100\" "
+                              f"(not {entry['code']!r})")
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise ConfigError(f"{path}: product {entry['code']}: aliases must be a list of strings")
         products.append(Product(entry["code"].strip(), str(entry.get("name", "")).strip(), tuple(aliases)))
     if not products:
         raise ConfigError(f"{path}: no [[products]] entries")
+    seen: set[str] = set()
+    for p in products:
+        if p.code in seen:
+            raise ConfigError(f"{path}: product {p.code} is listed twice; merge its entries")
+        seen.add(p.code)
     owner: dict[str, str] = {}
     for p in products:
         for term in (p.code, p.name, *p.aliases):

@@ -408,6 +408,12 @@ def test_unknown_ids_are_one_clear_line(papers, tmp_path):
     assert failure(papers.cli, "products", "import", empty) == (1, f"Error: {empty}: no [[products]] entries\n")
     nameless = write(tmp_path, "nameless.toml", '[[products]]\nname = "No Code"\n')
     assert failure(papers.cli, "products", "import", nameless) == (1, f"Error: {nameless}: product 1 has no code\n")
+    twice = write(tmp_path, "twice.toml", '[[products]]\ncode = "WX-9"\n[[products]]\ncode = "WX-9"\nname = "X"\n')
+    assert failure(papers.cli, "products", "import", twice) == (
+        1, f"Error: {twice}: product WX-9 is listed twice; merge its entries\n")
+    number = write(tmp_path, "number.toml", '[[products]]\ncode = 5\n')
+    assert failure(papers.cli, "products", "import", number) == (
+        1, f'Error: {number}: product 1: code must be a text, such as code = "WX-100" (not 5)\n')
     assert papers.cli("graph", "export", "--format", "png").exit_code == 2
     assert papers.cli("related", "WX-100", "--depth", "9").exit_code == 2
 

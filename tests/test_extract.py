@@ -632,3 +632,25 @@ def test_render_scan_draws_text_reproducibly():
     assert first.tobytes() == second.tobytes()
     assert blank.getextrema() == (255, 255)
     assert render_scan(["Hello"], size=(300, 120), dpi=100).getextrema() == (0, 255)
+
+
+def test_a_mailbox_of_several_messages_gives_each_message_as_an_attachment(tmp_path):
+    def message(n: int) -> bytes:
+        return (f"From: alice@example.com\nSubject: message {n} on CR-2024-090{n}\n"
+                f"Date: Mon, 04 Mar 2024 09:0{n}:00 +0000\n\nBody {n}.\n>From the minutes: approved.\n").encode()
+    path = tmp_path / "box.mbox"
+    path.write_bytes(b"".join(b"From alice@example.com Mon Mar  4 09:00:00 2024\n" + message(n) + b"\n"
+                              for n in range(1, 4)))
+    result = extract(path, EML)
+    assert [a.name for a in result.attachments] == ["message-1.eml", "message-2.eml", "message-3.eml"]
+    assert result.metadata == {"mailbox": True, "messages": 3}
+    assert "message 2 on CR-2024-0902" in result.text
+    first = tmp_path / "first.eml"
+    first.write_bytes(result.attachments[0].data)
+    inner = extract(first, EML)
+    assert inner.title == "message 1 on CR-2024-0901"
+    assert "From the minutes: approved." in inner.text and ">From" not in inner.text   # unquoted
+    # A mailbox of one message is that message.
+    one = tmp_path / "one.mbox"
+    one.write_bytes(b"From alice@example.com Mon Mar  4 09:00:00 2024\n" + message(1))
+    assert extract(one, EML).title == "message 1 on CR-2024-0901" and extract(one, EML).attachments == ()

@@ -229,8 +229,7 @@ def _header_block(fields: dict[str, Any], date_raw: str) -> str:
     return "".join(f"{label}: {value}\n" for label, value in lines if value) + "\n"
 
 
-def _parse(path: Path) -> Message:
-    data = read_nonempty(path)
+def _parse(path: Path, data: bytes) -> Message:
     try:
         message = BytesParser(policy=policy.compat32).parsebytes(data)
     except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything raised means unreadable
@@ -238,6 +237,39 @@ def _parse(path: Path) -> Message:
     if not message.keys():
         raise ExtractionError("not an e-mail message: no headers found")
     return message
+
+
+_MBOX_FROM = re.compile(rb"^From [^\n]*\n", re.MULTILINE)
+_QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
+def _mbox_messages(data: bytes) -> list[bytes]:
+    """Split a mailbox into its messages: each starts with a "From " line at the file's start or after
+    an empty line; a body line ">From " (quoted so) is given back as "From "."""
+    data = data.replace(b"\r\n", b"\n")
+    starts = [m.start() for m in _MBOX_FROM.finditer(data) if m.start() == 0 or data[m.start() - 2:m.start()] == b"\n\n"]
+    messages = []
+    for begin, end in zip(starts, starts[1:] + [len(data)]):
+        body = _MBOX_FROM.sub(b"", data[begin:end], count=1)
+        messages.append(_QUOTED_FROM.sub(rb"\1", body).rstrip(b"\n") + b"\n")
+    return messages
+
+
+def _mailbox(messages: list[bytes], limits: Limits) -> Extraction:
+    """Return a mailbox as a list of its messages (one line each), with the messages as attachments."""
+    lines, warnings = [], []
+    for number, raw in enumerate(messages, start=1):
+        try:
+            fields, _, date_raw = _header_fields(BytesParser(policy=policy.compat32).parsebytes(raw), warnings)
+            lines.append(f"{number}. {date_raw or ''}  {fields['from'] or ''}  {fields['subject'] or ''}".strip())
+        except Exception:  # noqa: BLE001 - the message itself is read (or refused) as its own document
+            lines.append(f"{number}. (headers unreadable)")
+    text, cut = truncate(f"Mailbox of {len(messages)} messages\n\n" + "\n".join(lines), limits)
+    return Extraction(
+        pages=(Page(number=1, text=text),), metadata={"mailbox": True, "messages": len(messages)},
+        warnings=tuple(dict.fromkeys(warnings)) + cut,
+        attachments=tuple(Attachment(f"message-{n}.eml", "message/rfc822", raw)
+                          for n, raw in enumerate(messages, start=1)))
 
 
 class MailExtractor:
@@ -248,8 +280,16 @@ class MailExtractor:
     score = 10
 
     def extract(self, path: Path, limits: Limits) -> Extraction:
-        """Parse the message; headers never fail it, attachments are returned as data."""
-        message = _parse(Path(path))
+        """Parse the message; headers never fail it, attachments are returned as data.
+
+        A mailbox (mbox) of several messages is read as a list of them, each message
+        its attachment: each becomes a document of its own, as an attached e-mail does.
+        """
+        data = read_nonempty(Path(path))
+        messages = _mbox_messages(data) if data.startswith(b"From ") else []
+        if len(messages) > 1:
+            return _mailbox(messages, limits)
+        message = _parse(Path(path), messages[0] if messages else data)
         warnings: list[str] = []
         try:
             fields, moment, date_raw = _header_fields(message, warnings)
