@@ -136,8 +136,10 @@ def ingest(archive: Archive, paths, no_ocr: bool, queue_only: bool, fail_on_reje
     Example:
       archiver ingest ~/inbox/specs scan-0042.pdf
     """
-    root = archive.root.resolve()
-    own = [p for p in paths if p.resolve() == root or root in p.resolve().parents]
+    from archiver.ingest import own_folders
+    from archiver.stages import is_archive_own
+    kept = tuple(f.absolute() for f in own_folders(archive.store, archive.config))
+    own = [p for p in paths if is_archive_own(p.absolute(), archive.root.absolute(), kept)]
     if queue_only and not archive.team:
         raise click.UsageError("--queue-only is for a team archive (catalog in PostgreSQL), where workers read "
                                "the queue")
@@ -145,7 +147,7 @@ def ingest(archive: Archive, paths, no_ocr: bool, queue_only: bool, fail_on_reje
         report = archive.ingest(paths, progress=progress, ocr=False if no_ocr else None,
                                 ocr_progress=ocr_progress, queue_only=queue_only)
     for path in own:
-        click.secho(f"warning: {output.printable(path)}: skipped, it is the archive's own folder", fg="yellow",
+        click.secho(f"warning: {output.printable(path)}: skipped, it is the archive's own", fg="yellow",
                     err=True)
     if report.ocr and report.ocr.warning:
         click.secho(f"warning: {report.ocr.warning}", fg="yellow", err=True)

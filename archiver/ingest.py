@@ -19,12 +19,24 @@ from typing import Callable, Iterable
 from archiver import stages
 from archiver.catalog import Catalog, iso
 from archiver.config import Config
+from archiver.errors import ArchiverError
 from archiver.extract import Limits
 from archiver.records import Extraction, IngestResult, Progress
 from archiver.stages import Task
 from archiver.store import OriginalStore
 from archiver.workers import Outcome, WorkerPool
 
+
+
+def own_folders(store: OriginalStore, config: Config) -> tuple[Path, ...]:
+    """Return the folders an archive keeps (never inputs): originals, index and the filed tree."""
+    from archiver.filing.filer import filed_root
+    folders = [store.root, store.root.parent / "index"]
+    try:
+        folders.append(filed_root(config))
+    except ArchiverError:
+        pass   # a wrong filing.root is reported where filing uses it
+    return tuple(folders)
 
 
 class Ingester:
@@ -53,7 +65,7 @@ class Ingester:
 
     def run(self, paths: Iterable[Path]) -> list[IngestResult]:
         """Ingest every file under ``paths``; return one result per input (attachments included)."""
-        files = list(stages.discover(paths, skip=self.store.root.parent))
+        files = list(stages.discover(paths, skip=self.store.root.parent, own=own_folders(self.store, self.config)))
         self.total = len(files)
         try:
             if not self.queue:

@@ -60,24 +60,37 @@ class Task:
 
 # -- stages -------------------------------------------------------------------
 
-def discover(paths: Iterable[Path], skip: Path | None = None) -> Iterator[Path]:
+def discover(paths: Iterable[Path], skip: Path | None = None, own: Iterable[Path] = ()) -> Iterator[Path]:
     """Yield every file under the given files and folders, in a stable order.
 
-    ``skip`` (the archive's own folder) is never walked into, so that ingesting a
-    folder that holds the archive does not take in the archive itself.
+    The archive's own files are never inputs: ``skip`` (the archive's folder) and the
+    files at its top (catalog, settings, locks), and ``own``, the folders it keeps
+    (originals, index, filed tree). Other folders inside the archive's folder (an
+    inbox kept there) are read as any folder is.
     """
-    skip = Path(os.path.abspath(skip)) if skip else None
+    root = Path(os.path.abspath(skip)) if skip else None
+    kept = tuple(Path(os.path.abspath(o)) for o in own)
     for path in paths:
         path = Path(os.path.abspath(path))
-        if skip is not None and (path == skip or skip in path.parents):
-            continue   # the archive itself (its catalog, index and originals) is never an input
+        if is_archive_own(path, root, kept):
+            continue
         if path.is_dir():
             for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if skip is None or Path(folder, d) != skip)
+                dirs[:] = sorted(d for d in dirs if not is_archive_own(Path(folder, d), root, kept))
                 for name in sorted(files):
-                    yield Path(folder) / name
-        elif skip is None or skip not in path.parents:
+                    if not is_archive_own(Path(folder, name), root, kept):
+                        yield Path(folder) / name
+        else:
             yield path
+
+
+def is_archive_own(path: Path, root: Path | None, own: tuple[Path, ...]) -> bool:
+    """Tell whether an absolute path is the archive's folder, a file at its top, or in a folder it keeps."""
+    if root is None:
+        return False
+    if path == root or (path.parent == root and not path.is_dir()):
+        return True
+    return any(o == path or o in path.parents for o in own)
 
 
 def readable(text: str) -> str:

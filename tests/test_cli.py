@@ -268,9 +268,14 @@ def test_a_system_error_is_one_line_not_a_traceback(cli, inbox):
 def test_the_archive_folder_itself_is_never_taken_in(cli, inbox):
     write(inbox, "a.txt", "A memo.")
     cli("ingest", str(inbox))
-    result = CliRunner().invoke(main, ["--archive", str(cli.root), "ingest", str(cli.root)])
-    assert result.exit_code == 0 and "it is the archive's own folder" in result.output
+    for own in (cli.root, cli.root / "originals", cli.root / "archive.toml"):
+        result = CliRunner().invoke(main, ["--archive", str(cli.root), "ingest", str(own)])
+        assert result.exit_code == 0 and "skipped, it is the archive's own" in result.output
     assert cli.json("status")["documents"] == 1
+    # An inbox kept inside the archive's folder is read as any folder is.
+    write(cli.root / "new-scans", "b.txt", "A memo kept inside the archive folder.")
+    assert [r["status"] for r in cli.json("ingest", str(cli.root / "new-scans"))] == ["indexed"]
+    assert [r["status"] for r in cli.json("ingest", str(cli.root / "new-scans" / "b.txt"))] == ["unchanged"]
 
 
 def test_a_broken_symbolic_link_is_rejected_as_such(cli, inbox):
