@@ -11,6 +11,7 @@ is stored, committed as a ``queued`` document and made a job that any
 """
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -64,9 +65,15 @@ class Ingester:
         self.queue = queue
 
     def run(self, paths: Iterable[Path]) -> list[IngestResult]:
-        """Ingest every file under ``paths``; return one result per input (attachments included)."""
+        """Ingest every file under ``paths``; return one result per input (attachments included).
+
+        A path seen before inside a folder given here, and no longer there, is
+        recorded as gone (its document and original stay), as the watcher records it.
+        """
+        paths = list(paths)
         files = list(stages.discover(paths, skip=self.store.root.parent, own=own_folders(self.store, self.config)))
         self.total = len(files)
+        self._record_gone(paths, {stages.readable(str(f)) for f in files})
         try:
             if not self.queue:
                 # (A team archive's message whose attachments were not all taken in keeps its
@@ -84,6 +91,18 @@ class Ingester:
                 self._pool.close()
         self.on_batch()
         return self.results
+
+    def _record_gone(self, paths: list[Path], found: set[str]) -> None:
+        for folder in (p for p in paths if p.is_dir()):
+            label = stages.readable(os.path.abspath(folder))
+            gone = [path for path, *_ in self.catalog.present_sources_under(label)
+                    if path not in found and not os.path.lexists(path)]
+            if gone:
+                with self.catalog.transaction():
+                    for path in gone:
+                        doc_id = self.catalog.mark_source_gone(path)
+                        if doc_id is not None:
+                            self.catalog.audit("ingest.source_gone", doc_id, None, path=path)
 
     # -- flow ---------------------------------------------------------------
 

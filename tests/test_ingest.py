@@ -255,3 +255,20 @@ def test_queue_only_is_refused_on_an_embedded_archive_with_the_reason(archive, i
     assert result.exit_code == 2
     assert "--queue-only is for a team archive" in result.output
     assert archive.status().totals["documents"] == 0
+
+
+def test_a_file_moved_inside_an_ingested_folder_is_gone_from_its_old_path(archive, inbox):
+    write(inbox, "a.txt", "A memo that stays.")
+    moved = write(inbox, "b.txt", "A memo that moves.")
+    archive.ingest([inbox])
+    (inbox / "sub").mkdir()
+    moved.rename(inbox / "sub" / "b2.txt")
+    rows = archive.ingest([inbox]).results
+    assert sorted((r.source.rsplit("/", 1)[-1], r.status) for r in rows) == [("a.txt", "unchanged"),
+                                                                            ("b2.txt", "duplicate")]
+    doc = archive.resolve(str(inbox / "sub" / "b2.txt"))
+    sources = {s.path: s.status for s in archive.catalog.sources(doc)}
+    assert sources == {str(inbox / "b.txt"): "gone", str(inbox / "sub" / "b2.txt"): "present"}
+    assert {s.status for s in archive.catalog.sources(archive.resolve(str(inbox / "a.txt")))} == {"present"}
+    gone = [e for e in archive.catalog.audit_events(doc) if e["action"] == "ingest.source_gone"]
+    assert [e["detail"]["path"] for e in gone] == [str(inbox / "b.txt")]
