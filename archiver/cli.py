@@ -285,7 +285,10 @@ def show(archive: Archive, doc: str, full_text: bool, as_json: bool) -> None:
       archiver show 3f2a9c
     """
     if full_text:
-        return click.echo(archive.text(doc))
+        # Pages end with a form feed and a line break; a terminal is shown no control sequence
+        # from the document (piped, the text is as extracted).
+        text = archive.text(doc).replace("\f", "\f\n")
+        return click.echo(output.printable_text(text) if sys.stdout.isatty() else text)
     view = archive.show(doc)
     if as_json:
         return output.print_json(_show_json(view))

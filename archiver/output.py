@@ -39,6 +39,12 @@ def printable(value: Any) -> str:
                             else f"\\u{ord(m.group()):04x}", text)
 
 
+def printable_text(text: str) -> str:
+    """Return a document's text for a terminal: line breaks, tabs and page breaks kept, other controls escaped."""
+    return "\n".join("\t".join("\f".join(printable(piece) for piece in part.split("\f"))
+                                for part in line.split("\t")) for line in text.split("\n"))
+
+
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], right: Sequence[int] = ()) -> str:
     """Return rows as an aligned plain-text table; the last column is cut to the terminal width."""
     cells = [[printable(c) for c in row] for row in rows]

@@ -284,3 +284,14 @@ def test_a_broken_symbolic_link_is_rejected_as_such(cli, inbox):
     rows = {Path(r["source"]).name: r for r in cli.json("ingest", str(inbox))}
     assert rows["dangling.txt"]["status"] == "rejected"
     assert rows["dangling.txt"]["reason"] == f"broken symbolic link: {inbox / 'nowhere.txt'} does not exist"
+
+
+def test_show_text_prints_the_whole_text_with_a_break_after_each_page(cli, inbox):
+    from archiver import output
+    from tests.makers import make_pdf
+    make_pdf(inbox / "two.pdf", ["First page on CR-2024-0781.", "Second page."])
+    cli("ingest", str(inbox))
+    text = cli("show", "1", "--text").output
+    assert text.startswith("First page on CR-2024-0781.") and "\f\nSecond page." in text
+    # On a terminal a document's own control sequences are shown as escapes; lines, tabs, pages stay.
+    assert output.printable_text("a\tb\x1b]0;title\x07\fnext\nline") == "a\tb\\x1b]0;title\\x07\fnext\nline"
