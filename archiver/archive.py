@@ -428,8 +428,8 @@ class Archive(CrossRefs):
     def resolve(self, ref: str) -> int:
         """Return the id of the document named by an id, a SHA-256 (prefix) or a path it was seen at."""
         ref = ref.strip()
-        if ref.isascii() and ref.isdigit() and int(ref) < 2 ** 63 and self.catalog.document(int(ref)):
-            return int(ref)   # (ids are 64-bit: a longer number names no document)
+        if ref.isascii() and ref.isdigit() and self.catalog.document(int(ref)):
+            return int(ref)
         lowered = ref.lower()
         if len(lowered) >= 6 and all(c in "0123456789abcdef" for c in lowered):
             ids = self.catalog.doc_ids_by_sha_prefix(lowered)

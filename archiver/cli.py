@@ -143,7 +143,8 @@ def ingest(archive: Archive, paths, no_ocr: bool, queue_only: bool, fail_on_reje
     if queue_only and not archive.team:
         raise click.UsageError("--queue-only is for a team archive (catalog in PostgreSQL), where workers read "
                                "the queue")
-    with _progress(not as_json, "Ingesting") as progress, _progress(not as_json, "Reading files and pages" if archive.team else "OCR pages") as ocr_progress:
+    reading = "Reading files and pages" if archive.team else "OCR pages"
+    with _progress(not as_json, "Ingesting") as progress, _progress(not as_json, reading) as ocr_progress:
         report = archive.ingest(paths, progress=progress, ocr=False if no_ocr else None,
                                 ocr_progress=ocr_progress, queue_only=queue_only)
     for path in own:

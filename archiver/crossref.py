@@ -170,8 +170,7 @@ class CrossRefs:
 
     def _node_exists(self, prefix: str, value: str) -> bool:
         if prefix == "doc":
-            return (value.isascii() and value.isdigit() and int(value) < 2 ** 63
-                    and self.catalog.document(int(value)) is not None)
+            return value.isascii() and value.isdigit() and self.catalog.document(int(value)) is not None
         if prefix == "product" and value in {p.code for p in self.catalog.products()}:
             return True
         kind = {"product": "product", "cr": "change_request", "docnum": "doc_number"}[prefix]

@@ -4,15 +4,13 @@ from __future__ import annotations
 import re
 
 from archiver.catalog import Catalog
+from archiver.catalog.links import NODE_PREFIX
 from indexes.xref import Edge, Node
 
 
 def doc_node(doc_id: int) -> str:
     """Return the graph id of a document."""
     return f"doc:{doc_id}"
-
-
-_PREFIX = {"product": "product", "change_request": "cr", "doc_number": "docnum"}
 
 
 def neighbourhood(catalog: Catalog, start: str, depth: int) -> tuple[list[Node], list[Edge]]:
@@ -40,7 +38,7 @@ def neighbourhood(catalog: Catalog, start: str, depth: int) -> tuple[list[Node],
 
 def _edges_at(catalog: Catalog, node: str) -> list[Edge]:
     kind, _, value = node.partition(":")
-    catalog_kind = {"product": "product", "cr": "change_request", "docnum": "doc_number"}[kind]
+    catalog_kind = {prefix: kind for kind, prefix in NODE_PREFIX.items()}[kind]
     edges = [_ref_edge(row) for row in catalog.refs_to(catalog_kind, value)]
     if kind == "cr":
         edges += [Edge(node, f"product:{p}", "affects", ev, f"document {d}") for p, d, ev in catalog.cr_products(value)]
@@ -74,7 +72,7 @@ def _documents_edges(catalog: Catalog, doc_ids: list[int]) -> list[Edge]:
 
 def _ref_edge(row: tuple) -> Edge:
     doc_id, kind, value, role, revision, evidence, where = row
-    return Edge(doc_node(doc_id), f"{_PREFIX[kind]}:{value}", role, evidence, where,
+    return Edge(doc_node(doc_id), f"{NODE_PREFIX[kind]}:{value}", role, evidence, where,
                 {"revision": revision} if revision else {})
 
 
@@ -117,7 +115,7 @@ def records(catalog: Catalog) -> tuple[list[Node], list[Edge]]:
         nodes.append(Node(f"product:{p.code}", "product", p.code, {"name": p.name}))
     crs = set()
     for doc_id, kind, value, role, revision, evidence, where in catalog.graph_refs():
-        target = {"product": "product", "change_request": "cr", "doc_number": "docnum"}[kind] + f":{value}"
+        target = f"{NODE_PREFIX[kind]}:{value}"
         crs.add(value) if kind == "change_request" else None
         attrs = {"revision": revision} if revision else {}
         edges.append(Edge(doc_node(doc_id), target, role, evidence, where, attrs))

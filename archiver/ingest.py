@@ -21,7 +21,6 @@ from archiver import stages
 from archiver.catalog import Catalog, iso
 from archiver.config import Config
 from archiver.errors import ArchiverError
-from archiver.extract import Limits
 from archiver.records import Extraction, IngestResult, Progress
 from archiver.stages import Task
 from archiver.store import OriginalStore
@@ -51,8 +50,7 @@ class Ingester:
         self.config = config
         self.on_batch = on_batch
         self.progress = progress or (lambda done, total, label: None)
-        self.limits = Limits(max_image_pixels=config["ingest.max_image_pixels"],
-                             max_inflated_bytes=config["ingest.max_inflated_mb"] * 1024 * 1024)
+        self.limits = stages.limits_for(config)
         self.results: list[IngestResult] = []
         self.total = 0
         self._pool: WorkerPool | None = pool

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from archiver import ocr, stages
-from archiver.extract import Limits
+from archiver.lock import process_alive
 from archiver.ocr_queue import check_engine
 from archiver.workers import Outcome, WorkerPool
 
@@ -49,15 +49,6 @@ class WorkerReport:
     attachments: list = field(default_factory=list)   # IngestResult of each attachment taken in
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True       # another user's process
-    return True
-
 
 def worker_name() -> str:
     """Return this worker's name in the queue: host and process id."""
@@ -78,8 +69,7 @@ class JobRunner:
         self.languages = tuple(self.config["ocr.languages"])
         self.lease = {"extract": lease_for(float(self.config["ingest.timeout"])),
                       "ocr": lease_for(float(self.config["ocr.timeout"]))}
-        self.limits = Limits(max_image_pixels=self.config["ingest.max_image_pixels"],
-                             max_inflated_bytes=self.config["ingest.max_inflated_mb"] * 1024 * 1024)
+        self.limits = stages.limits_for(self.config)
         self._ingester = None
         self._unindexed: set[int] = set()     # documents this worker finished, to link and index
         self._indexed_at = time.monotonic()
@@ -134,7 +124,7 @@ class JobRunner:
             worker_host, _, pid = name.rpartition(":")
             if worker_host != host or not pid.isdigit():
                 continue
-            if name == self.name or not _alive(int(pid)):
+            if name == self.name or not process_alive(int(pid)):
                 gone.append(name)
         self.catalog.release_jobs_of(gone)
 
@@ -208,9 +198,8 @@ class JobRunner:
                     if ex.attachments:
                         self.catalog.expect_parts(doc_id, len(ex.attachments))
                 report.documents += state == "indexed"
-            elif self.catalog.reject_queued(doc_id, error):
-                self.catalog.add_reject(place, sha, doc_id, error)
-                self.catalog.audit("ingest.rejected", doc_id, sha, path=place, reason=error)
+            else:
+                self._reject(doc_id, sha, place, error)
             if ex is None or not ex.attachments:
                 report.lost += not self.catalog.finish_job(job_id, self.name, error)
         if ex is not None and ex.attachments:
@@ -229,9 +218,17 @@ class JobRunner:
         self._unindexed.add(doc_id)
         self.progress(report, place, "extract")
 
+    def _reject(self, doc_id: int, sha: str | None, place: str, reason: str) -> bool:
+        """Record that a queued file cannot be read (in a transaction); False if it was no longer queued."""
+        if not self.catalog.reject_queued(doc_id, reason):
+            return False
+        self.catalog.add_reject(place, sha, doc_id, reason)
+        self.catalog.audit("ingest.rejected", doc_id, sha, path=place, reason=reason)
+        return True
+
     def _fallback_date(self, doc_id: int) -> datetime | None:
         """Return the date a queued document has until its own is read (its file's time, its message's date)."""
-        date = self.catalog.date_of(doc_id)
+        date = self.catalog.document(doc_id).date
         return datetime.fromisoformat(date) if date else None
 
     def _ingester_for_attachments(self):
@@ -244,12 +241,8 @@ class JobRunner:
         for job_id, kind, doc_id, page, attempts in self.catalog.exhausted_jobs():
             if kind == "extract":
                 reason = f"the worker reading this file stopped {attempts} times (killed, or out of memory)"
-                place = self.catalog.place_of(doc_id)
                 with self.catalog.transaction():
-                    if self.catalog.reject_queued(doc_id, reason):
-                        self.catalog.add_reject(place, None, doc_id, reason)
-                        self.catalog.audit("ingest.rejected", doc_id, None, path=place, reason=reason)
-                        report.rejected += 1
+                    report.rejected += self._reject(doc_id, None, self.catalog.place_of(doc_id), reason)
                     self.catalog.give_up_job(job_id, reason)
                 continue
             reason = f"the worker reading this page stopped {attempts} times (killed, or out of memory)"

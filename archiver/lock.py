@@ -11,6 +11,17 @@ from typing import Callable, Iterator
 from archiver.errors import LockTimeout
 
 
+def process_alive(pid: int) -> bool:
+    """Tell whether a process of this machine is still running (another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def writer_lock(path: Path, timeout: float,
                 on_wait: Callable[[str], None] | None = None) -> Iterator[None]:

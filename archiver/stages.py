@@ -78,8 +78,7 @@ def discover(paths: Iterable[Path], skip: Path | None = None, own: Iterable[Path
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not is_archive_own(Path(folder, d), root, kept))
                 for name in sorted(files):
-                    if not is_archive_own(Path(folder, name), root, kept):
-                        yield Path(folder) / name
+                    yield Path(folder) / name
         else:
             yield path
 
@@ -207,6 +206,12 @@ def one_line(value: str | None) -> str | None:
     if not value:
         return value
     return _CONTROLS.sub(" ", _ESCAPES.sub("", value)).strip() or None
+
+
+def limits_for(config) -> Limits:
+    """Return the extraction limits an archive's settings give."""
+    return Limits(max_image_pixels=config["ingest.max_image_pixels"],
+                  max_inflated_bytes=config["ingest.max_inflated_mb"] * 1024 * 1024)
 
 
 def extract_original(path: str, mime: str, limits: Limits) -> Extraction:

@@ -79,10 +79,7 @@ def ocr_backlog(server: str, work: Path, scans: Path, workers: int) -> dict:
     url = new_database(server, f"bench_ocr_{workers}")
     s = team_subject(work / f"ocr-{workers}", scans.parent, url, work / "logs" / f"ocr-{workers}")
     store = s.run("store-scans", "ingest", str(scans), "--no-ocr", "--json")
-    start = time.perf_counter()
-    outs = run_workers(s, workers)
-    wall = time.perf_counter() - start
-    summaries = [json.loads(o.strip().splitlines()[-1]) for o in outs if o.strip()]
+    wall, summaries = run_workers(s, workers)
     pages = sum(x["pages"] for x in summaries)
     return {"workers": workers, "store_wall_s": round(store.wall_s, 3), "ocr_wall_s": round(wall, 3),
             "pages": pages, "failed_pages": sum(x["failed_pages"] for x in summaries),
@@ -90,8 +87,8 @@ def ocr_backlog(server: str, work: Path, scans: Path, workers: int) -> dict:
             "per_worker": [x["pages"] for x in summaries]}
 
 
-def run_workers(s: measure.Subject, workers: int) -> list[str]:
-    """Run ``workers`` workers until the queue is empty; return what each printed.
+def run_workers(s: measure.Subject, workers: int) -> tuple[float, list[dict]]:
+    """Run ``workers`` workers until the queue is empty; return the wall time and each one's closing summary.
 
     Their output goes to files, not pipes: a pipe nobody reads while another
     worker is waited for fills up and stops its worker.
@@ -99,12 +96,15 @@ def run_workers(s: measure.Subject, workers: int) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         logs = [Path(tmp) / f"worker{i}.jsonl" for i in range(workers)]
         handles = [log.open("w") for log in logs]
+        start = time.perf_counter()
         procs = [subprocess.Popen([*s.argv, "worker", "--until-empty", "--processes", "1", "--json"],
                                   stdout=h, stderr=subprocess.DEVNULL, text=True) for h in handles]
         for p, h in zip(procs, handles):
             p.wait()
             h.close()
-        return [log.read_text() for log in logs]
+        wall = time.perf_counter() - start
+        outs = [log.read_text().strip() for log in logs]
+    return wall, [json.loads(o.splitlines()[-1]) for o in outs if o]
 
 
 def extract_backlog(server: str, work: Path, electronic: Path, workers: int) -> dict:
@@ -112,10 +112,7 @@ def extract_backlog(server: str, work: Path, electronic: Path, workers: int) -> 
     url = new_database(server, f"bench_extract_{workers}")
     s = team_subject(work / f"extract-{workers}", electronic.parent, url, work / "logs" / f"extract-{workers}")
     store = s.run("queue", "ingest", str(electronic), "--queue-only", "--json")
-    start = time.perf_counter()
-    outs = run_workers(s, workers)
-    wall = time.perf_counter() - start
-    summaries = [json.loads(o.strip().splitlines()[-1]) for o in outs if o.strip()]
+    wall, summaries = run_workers(s, workers)
     files = sum(x["files"] for x in summaries)
     return {"workers": workers, "queue_wall_s": round(store.wall_s, 3), "read_wall_s": round(wall, 3),
             "files": files, "rejected": sum(x["rejected"] for x in summaries),

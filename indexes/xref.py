@@ -383,7 +383,7 @@ def _unify_types(rows: list[dict]) -> None:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def xml_text(value):
+def _xml_text(value):
     """Return a string with the characters XML cannot hold replaced by U+FFFD; other values as they are."""
     return _NOT_XML.sub("\ufffd", value) if isinstance(value, str) else value
 
@@ -391,10 +391,10 @@ def xml_text(value):
 def _flat_graph(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """Copy the graph with only str/int/float/bool attributes, XML-safe, as GraphML and GEXF require."""
     def clean(items):
-        return {name: xml_text(value) for name, value in items}
-    nodes = [(xml_text(n), clean(_flat_items({"kind": d["kind"], "label": d["label"]}, d["attrs"])))
+        return {name: _xml_text(value) for name, value in items}
+    nodes = [(_xml_text(n), clean(_flat_items({"kind": d["kind"], "label": d["label"]}, d["attrs"])))
              for n, d in g.nodes(data=True)]
-    edges = [(xml_text(u), xml_text(v), k, clean(_flat_items({"relation": d["relation"], "evidence": d["evidence"],
+    edges = [(_xml_text(u), _xml_text(v), k, clean(_flat_items({"relation": d["relation"], "evidence": d["evidence"],
                                                               "where": d["where"]}, d["attrs"])))
              for u, v, k, d in g.edges(keys=True, data=True)]
     _unify_types([d for _, d in nodes])

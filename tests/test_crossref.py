@@ -614,6 +614,17 @@ def test_the_neighbourhood_read_from_the_links_table_is_that_of_the_whole_graph(
         return found
 
     arc = fresh_papers.archive
+    # related, path and timeline answer without building (or loading) the whole graph.
+    expected = (arc.related("CR-2024-0142"), arc.path(str(fresh_papers.id["SPEC-104_RevC.pdf"]), "GB7"),
+                arc.timeline("WX-100"))
+
+    def whole_graph(*args, **kwargs):
+        raise AssertionError("the whole graph was built or loaded")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(graph_records, "records", whole_graph)
+        mp.setattr(XrefGraph, "cached", whole_graph)
+        assert (arc.related("CR-2024-0142"), arc.path(str(fresh_papers.id["SPEC-104_RevC.pdf"]), "GB7"),
+                arc.timeline("WX-100")) == expected
     kinds = {n.split(":")[0] for n in XrefGraph.build(*graph_records.records(arc.catalog))._g.nodes}
     assert kinds == {"doc", "product", "cr", "docnum"}
     relations = {e.relation for e in graph_records.records(arc.catalog)[1]}

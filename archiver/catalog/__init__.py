@@ -148,13 +148,17 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin, JobsMixin):
              ex.page_count, text_length, filename,
              json.dumps(ex.metadata, sort_keys=True, default=str), now()))
         doc_id = cur.fetchone()[0] if self.dialect == "sqlite" else cur.lastrowid
+        self.add_pages(doc_id, ex)
+        return doc_id
+
+    def add_pages(self, doc_id: int, ex: Extraction) -> None:
+        """Store what a document's extractor read that lives beside its row: its pages and its e-mail links."""
         self.db.executemany(
             "INSERT INTO pages VALUES (?,?,?,?,?,?,?)",
             [(doc_id, p.number, p.text, p.source, p.confidence, p.engine, p.languages) for p in ex.pages])
         mail = mail_links(doc_id, ex.metadata.get("message_id"), ex.metadata.get("in_reply_to"))
         if mail:
             self.replace_links(f"mail:{doc_id}", mail)
-        return doc_id
 
     def record_source(self, doc_id: int, path: str, size: int, mtime_ns: int) -> None:
         """Record (or refresh) that a document's content was seen at ``path``."""
@@ -289,7 +293,9 @@ class Catalog(LinksMixin, ExportMixin, FilingMixin, JobsMixin):
         return present or sorted({r[0] for r in rows})
 
     def document(self, doc_id: int) -> Document | None:
-        """Return one document, or None."""
+        """Return one document, or None (also for a number past the 64-bit ids)."""
+        if not 0 <= doc_id < 2 ** 63:
+            return None
         row = self.db.execute("SELECT * FROM documents WHERE id=?", (doc_id,)).fetchone()
         return _document(row) if row else None
 

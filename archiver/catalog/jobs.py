@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from archiver.catalog.links import mail_links
 from archiver.records import Extraction
 
 MAX_ATTEMPTS = 3
@@ -66,12 +65,7 @@ class JobsMixin:
             (state, ex.title, ex.author, ex.subject, ex.keywords, iso(ex.created), iso(ex.modified), date,
              ex.page_count, sum(len(p.text) for p in ex.pages), json.dumps(ex.metadata, sort_keys=True, default=str),
              doc_id))
-        self.db.executemany(
-            "INSERT INTO pages VALUES (?,?,?,?,?,?,?)",
-            [(doc_id, p.number, p.text, p.source, p.confidence, p.engine, p.languages) for p in ex.pages])
-        mail = mail_links(doc_id, ex.metadata.get("message_id"), ex.metadata.get("in_reply_to"))
-        if mail:
-            self.replace_links(f"mail:{doc_id}", mail)
+        self.add_pages(doc_id, ex)
         return state
 
     def reject_queued(self, doc_id: int, reason: str) -> bool:
@@ -79,11 +73,6 @@ class JobsMixin:
         cur = self.db.execute("UPDATE documents SET state = 'rejected', reason = ? WHERE id = ? AND state = 'queued'",
                               (reason, doc_id))
         return cur.rowcount == 1
-
-    def date_of(self, doc_id: int) -> str | None:
-        """Return a document's date (a queued one's: its file's time, or its message's date)."""
-        row = self.db.execute("SELECT date FROM documents WHERE id = ?", (doc_id,)).fetchone()
-        return row[0] if row else None
 
     def place_of(self, doc_id: int) -> str:
         """Return where a document came from: its first path, or its message's place and attachment number."""

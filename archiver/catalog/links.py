@@ -254,10 +254,10 @@ class LinksMixin:
         return found
 
     def replies_to_messages(self, message_ids: list[str]) -> list[int]:
-        """Return the documents whose In-Reply-To names any of these Message-IDs (one pass over the e-mails)."""
-        rows = self.db.execute("SELECT id, json_extract(metadata, '$.in_reply_to') FROM documents "
-                               "WHERE json_extract(metadata, '$.in_reply_to') IS NOT NULL ORDER BY id")
-        return [doc_id for doc_id, in_reply_to in rows if any(mid in in_reply_to for mid in message_ids)]
+        """Return the documents whose In-Reply-To names any of these Message-IDs (their ``reply:`` links)."""
+        rows = self._chunked("SELECT DISTINCT other FROM links WHERE node IN ({marks})",
+                             [f"reply:{mid}" for mid in message_ids])
+        return sorted({int(other[4:]) for other, in rows})
 
     def attachment_links_of(self, doc_ids: Iterable[int]) -> list[tuple[int, int, str]]:
         """Return (message_id, doc_id, name) of the attachments that involve these documents either way."""

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import os
 import shutil
 import zipfile
 from pathlib import Path
 
 from archiver.errors import ArchiverError, FileError
+from archiver.lock import process_alive
 from archiver.store import fsync_dir
 
 ALGORITHMS = ("sha256", "sha512")          # payload manifests
@@ -136,18 +136,9 @@ def clean_partials(out: Path) -> None:
     """Remove the half-written bundles (``<out>.partial-<pid>``) of export processes that died."""
     for path in out.parent.glob(f"{glob.escape(out.name)}.partial-*"):
         pid = path.name[len(out.name) + len(".partial-"):].removesuffix(".d")
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             remove(path)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove(path: Path) -> None:
